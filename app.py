@@ -1,0 +1,57 @@
+"""The composition root: configuration layers, extensions, blueprints and CLI commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from newsletter import (
+    cli,
+    library,
+    mail,
+    models,  # noqa: F401  (registers the tables for Flask-Migrate)
+    security,
+    signup,
+    web,
+)
+from newsletter.config import DefaultConfig, finish_config
+from newsletter.extensions import csrf, db, limiter, migrate
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then FLASK_* variables, then tests."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app.config.from_object(DefaultConfig)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+    finish_config(app)
+    configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    library.init_app(app)
+    security.init_app(app)
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(signup.bp)
+    cli.init_app(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """Send the package's log lines (broken posts, outbox links) to stderr."""
+    logger = logging.getLogger("newsletter")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -1,0 +1,1 @@
+"""A self-hosted newsletter publisher: Markdown essays as web pages, feeds and email."""

@@ -1,0 +1,77 @@
+"""Configuration defaults and the checks that run once the layers are merged."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+
+class DefaultConfig:
+    """Defaults in code; `instance/config.py`, `FLASK_*` variables and tests override them."""
+
+    SITE_URL = "http://127.0.0.1:5000"
+    SITE_TITLE = "A Weekly Essay"
+    SITE_DESCRIPTION = "An essay every week, on the web, in your feed reader and by email."
+    SITE_LANGUAGE = "en"
+    AUTHOR_NAME = "The Author"
+    AUTHOR_EMAIL = "author@example.org"
+    POSTS_DIR = "posts"
+    TIMEZONE = "UTC"
+    FEED_ITEMS = 20
+    POSTS_PER_PAGE = 10
+    POSTS_RESCAN_SECONDS = 1.0
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # derived from DATABASE_URL or instance/
+    DATABASE_URL: str | None = None
+
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: cached pages stay usable
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    CONFIRM_TOKEN_MAX_AGE_DAYS = 7
+    CONFIRM_RESEND_MINUTES = 15
+    SIGNUP_RATE_LIMIT = "5 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    EMAIL_CHECK_DELIVERABILITY = False
+
+    MAIL_DEFAULT_SENDER: str | None = None  # defaults to AUTHOR_EMAIL
+    MAIL_SUBJECT_PREFIX = ""
+    MAIL_UNSUBSCRIBE_MAILTO: str | None = None
+    MAIL_MAX_PER_SECOND = 0  # 0: no limit
+    SEND_MAX_ATTEMPTS = 3
+    SEND_BATCH_SIZE = 500
+
+
+class ConfigError(RuntimeError):
+    """A configuration value the app cannot start with; the message says how to fix it."""
+
+
+def finish_config(app: Flask) -> None:
+    """Derive the values that depend on others, and refuse to start on unsafe settings."""
+    config = app.config
+    config["SITE_URL"] = config["SITE_URL"].rstrip("/")
+    if not config.get("SECRET_KEY"):
+        if not (app.debug or app.testing):
+            raise ConfigError(
+                "SECRET_KEY is not set. Put SECRET_KEY = '...' in instance/config.py or export "
+                "FLASK_SECRET_KEY; make one with: python -c 'import secrets; "
+                "print(secrets.token_hex(32))'"
+            )
+        config["SECRET_KEY"] = "development-only-not-secret"
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = config.get("DATABASE_URL") or (
+            "sqlite:///" + os.path.join(app.instance_path, "newsletter.sqlite3")
+        )
+    https = urlsplit(config["SITE_URL"]).scheme == "https"
+    config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
+    config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]
+    # Without an SMTP server, mail goes to instance/outbox/ instead (see mail.py).
+    config["MAIL_USE_OUTBOX"] = not config.get("MAIL_SERVER")
+    if config["MAIL_USE_OUTBOX"]:
+        config["MAIL_SUPPRESS_SEND"] = True
+    else:
+        config.setdefault("MAIL_SUPPRESS_SEND", False)

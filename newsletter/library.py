@@ -1,0 +1,212 @@
+"""The posts folder as an in-memory library: each file parsed once per version, kept in order."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+
+from .posts import Post, PostError, parse_post, tag_slug
+
+log = logging.getLogger(__name__)
+
+FileVersion = tuple[int, int]  # (mtime_ns, size)
+
+
+@dataclass(frozen=True)
+class PostProblem:
+    """A file that is not published, and the sentence that says why."""
+
+    path: Path
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the site shows at one moment; replaced whole, never mutated."""
+
+    published: tuple[Post, ...]
+    every_post: tuple[Post, ...]
+    by_slug: dict[str, Post]
+    by_tag: dict[str, tuple[Post, ...]]
+    tag_names: dict[str, str]
+    aliases: dict[str, Post]
+    problems: tuple[PostProblem, ...]
+    fingerprint: str
+    last_modified: datetime
+    next_change: datetime | None
+
+
+def sort_key(post: Post) -> tuple:
+    """Newest first; among equal dates lower `weight` first, unweighted last (Hugo's order)."""
+    weight = post.weight if post.weight else float("inf")
+    return (-post.published_at.timestamp(), weight, post.title.lower(), str(post.path))
+
+
+class PostLibrary:
+    """Keeps the parsed posts of one folder, rescanning at most every `rescan_seconds`."""
+
+    def __init__(
+        self,
+        posts_dir: Path,
+        timezone: tzinfo,
+        rescan_seconds: float = 1.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.posts_dir = Path(posts_dir)
+        self.timezone = timezone
+        self.rescan_seconds = rescan_seconds
+        self.clock = clock
+        self._files: dict[Path, tuple[FileVersion, Post | PostProblem]] = {}
+        self._snapshot: Snapshot | None = None
+        self._next_scan = 0.0
+        self._lock = threading.Lock()
+        self.parse_count = 0  # how many files were parsed; tests prove caching with it
+
+    def snapshot(self) -> Snapshot:
+        """The current posts; rescans the folder when it is due, else costs one clock read."""
+        if time.monotonic() >= self._next_scan or self._snapshot is None:
+            with self._lock:
+                if time.monotonic() >= self._next_scan or self._snapshot is None:
+                    self._refresh()
+        snapshot = self._snapshot
+        if snapshot.next_change is not None and self.clock() >= snapshot.next_change:
+            with self._lock:
+                self._snapshot = self._build_snapshot()
+            snapshot = self._snapshot
+        return snapshot
+
+    def rescan(self) -> Snapshot:
+        """Rescan now, whatever the interval; for the CLI and tests."""
+        with self._lock:
+            self._refresh()
+        return self._snapshot
+
+    def _refresh(self) -> None:
+        changed = self._scan_folder()
+        if changed or self._snapshot is None:
+            self._snapshot = self._build_snapshot()
+        self._next_scan = time.monotonic() + self.rescan_seconds
+
+    def _scan_folder(self) -> bool:
+        """Parse new and changed files, forget deleted ones; True when anything changed."""
+        seen: dict[Path, FileVersion] = {}
+        try:
+            entries = list(os.scandir(self.posts_dir))
+        except FileNotFoundError:
+            entries = []
+            log.error(
+                "The posts folder %s does not exist; create it or set POSTS_DIR.", self.posts_dir
+            )
+        for entry in entries:
+            if not entry.name.endswith(".md") or entry.name.startswith("."):
+                continue
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue  # deleted between listing and stat
+            seen[Path(entry.path)] = (stat.st_mtime_ns, stat.st_size)
+        changed = seen.keys() != self._files.keys()
+        for path in self._files.keys() - seen.keys():
+            del self._files[path]
+        for path, version in seen.items():
+            known = self._files.get(path)
+            if known is None or known[0] != version:
+                self._files[path] = (version, self._parse(path))
+                changed = True
+        return changed
+
+    def _parse(self, path: Path) -> Post | PostProblem:
+        self.parse_count += 1
+        try:
+            return parse_post(path, path.read_bytes(), self.timezone)
+        except PostError as error:
+            log.error("%s The other posts are still served.", error)
+            return PostProblem(path, str(error))
+        except OSError as error:
+            log.error("Post file %s could not be read (%s).", path, error.strerror)
+            return PostProblem(path, f"Post file {path}: it could not be read ({error.strerror}).")
+
+    def _build_snapshot(self) -> Snapshot:
+        now = self.clock()
+        posts, problems = self._unique_posts()
+        every_post = tuple(sorted(posts, key=sort_key))
+        published = tuple(p for p in every_post if p.is_published(now))
+        by_tag: dict[str, list[Post]] = {}
+        tag_names: dict[str, str] = {}
+        for post in published:
+            for tag in post.tags:
+                by_tag.setdefault(tag_slug(tag), []).append(post)
+                tag_names.setdefault(tag_slug(tag), tag)
+        versions = sorted((str(path), version) for path, (version, _) in self._files.items())
+        digest = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
+        return Snapshot(
+            published=published,
+            every_post=every_post,
+            by_slug={p.slug: p for p in published},
+            by_tag={tag: tuple(items) for tag, items in by_tag.items()},
+            tag_names=tag_names,
+            aliases={alias: p for p in published for alias in p.aliases},
+            problems=tuple(sorted(problems, key=lambda problem: str(problem.path))),
+            fingerprint=digest.hexdigest()[:20],
+            last_modified=max((p.updated_at for p in published), default=now).astimezone(UTC),
+            next_change=self._next_change(every_post, now),
+        )
+
+    def _unique_posts(self) -> tuple[list[Post], list[PostProblem]]:
+        """Posts with distinct slugs; a second file claiming a slug becomes a problem."""
+        posts: list[Post] = []
+        problems: list[PostProblem] = []
+        owners: dict[str, Post] = {}
+        for path in sorted(self._files):
+            item = self._files[path][1]
+            if isinstance(item, PostProblem):
+                problems.append(item)
+            elif item.slug in owners:
+                message = (
+                    f"Post file {path}: its slug '{item.slug}' is already used by "
+                    f"{owners[item.slug].path}. Give one of them another 'slug:'."
+                )
+                log.error("%s The first one is served.", message)
+                problems.append(PostProblem(path, message))
+            else:
+                owners[item.slug] = item
+                posts.append(item)
+        return posts, problems
+
+    @staticmethod
+    def _next_change(posts: tuple[Post, ...], now: datetime) -> datetime | None:
+        """The next moment a scheduled post appears or an expiring one goes."""
+        moments = [p.published_at for p in posts if not p.draft and p.published_at > now]
+        moments += [p.expiry_date for p in posts if p.expiry_date and p.expiry_date > now]
+        return min(moments, default=None)
+
+
+def init_app(app) -> None:
+    """Attach one library per process to the app, reading `POSTS_DIR` and `TIMEZONE`."""
+    from zoneinfo import ZoneInfo
+
+    posts_dir = Path(app.config["POSTS_DIR"])
+    if not posts_dir.is_absolute():
+        posts_dir = Path(app.root_path) / posts_dir
+    app.extensions["post_library"] = PostLibrary(
+        posts_dir, ZoneInfo(app.config["TIMEZONE"]), app.config["POSTS_RESCAN_SECONDS"]
+    )
+
+
+def get_library() -> PostLibrary:
+    """The current app's post library."""
+    from flask import current_app
+
+    return current_app.extensions["post_library"]
+
+
+def current_posts() -> Snapshot:
+    """The posts as they stand now, for views, feeds, the CLI and sends."""
+    return get_library().snapshot()

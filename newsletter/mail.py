@@ -1,0 +1,75 @@
+"""Build and deliver single messages with Flask-Mail; an outbox folder stands in for SMTP."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from email.utils import make_msgid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, render_template
+from flask_mail import Message, email_dispatched
+
+from .extensions import mail
+
+log = logging.getLogger(__name__)
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Mail; without `MAIL_SERVER`, write each message to the outbox folder."""
+    app.config.setdefault("OUTBOX_DIR", str(Path(app.instance_path) / "outbox"))
+    mail.init_app(app)
+    if app.config["MAIL_USE_OUTBOX"]:
+        email_dispatched.connect(write_to_outbox, sender=app)
+
+
+def site_domain() -> str:
+    """The host name of `SITE_URL`, used for Message-IDs and List-Id."""
+    return urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
+
+
+def new_message_id() -> str:
+    """A Message-ID on the site's own domain."""
+    return make_msgid(domain=site_domain())
+
+
+def from_address() -> tuple[str, str]:
+    """The sender as (display name, address): `AUTHOR_NAME` at `MAIL_DEFAULT_SENDER`."""
+    config = current_app.config
+    return (config["AUTHOR_NAME"], config["MAIL_DEFAULT_SENDER"])
+
+
+def send_templated(to: str, subject: str, template: str, **context) -> Message:
+    """Send one message rendered from `email/<template>.txt` and `.html`; return it."""
+    message = Message(
+        subject=subject,
+        recipients=[to],
+        sender=from_address(),
+        body=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+        msgId=new_message_id(),
+    )
+    mail.send(message)
+    return message
+
+
+def write_to_outbox(app: Flask, message: Message, **_extra) -> Path:
+    """Save a message as an .eml file and log its links, so a fresh install works offline."""
+    outbox = Path(app.config["OUTBOX_DIR"])
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    recipient = re.sub(r"[^\w.@+-]", "_", ",".join(message.recipients))[:80]
+    path = outbox / f"{stamp}-{recipient}.eml"
+    path.write_bytes(message.as_bytes())
+    links = ", ".join(dict.fromkeys(_URL.findall(message.body or ""))) or "none"
+    log.warning(
+        "No MAIL_SERVER set: mail to %s written to %s. Links: %s",
+        ", ".join(message.recipients),
+        path,
+        links,
+    )
+    return path

@@ -1,0 +1,195 @@
+"""Fixtures every test shares: an app on temporary posts and database, a real SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from app import create_app
+from newsletter.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run tests marked `database` on SQLite, and on PostgreSQL too when it is configured."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    backends = ["sqlite"]
+    if TEST_DATABASE_URL and metafunc.definition.get_closest_marker("database"):
+        backends.append("postgresql")
+    metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for one test: a new SQLite file, or the PostgreSQL test database."""
+    if request.param == "postgresql":
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path / 'instance' / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def posts_dir(tmp_path: Path) -> Path:
+    """An empty posts folder for one test."""
+    path = tmp_path / "posts"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def write_post(posts_dir: Path) -> Callable[..., Path]:
+    """Write a post file: `write_post("name.md", title=..., date=..., body=...)`."""
+
+    def write(name: str, body: str = "Some text.", raw: str | bytes | None = None, **meta) -> Path:
+        path = posts_dir / name
+        if raw is None:
+            lines = "".join(f"{key}: {value}\n" for key, value in meta.items())
+            raw = f"---\n{lines}---\n\n{textwrap.dedent(body).strip()}\n"
+        if isinstance(raw, str):
+            raw = raw.encode()
+        path.write_bytes(raw)
+        stat = path.stat()  # a rewrite within one mtime tick must still look new
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def config(tmp_path: Path, posts_dir: Path, database_url: str) -> dict:
+    """The test configuration; a test may change it before asking for `app`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SITE_URL": "https://essays.example.org",
+        "POSTS_DIR": str(posts_dir),
+        "POSTS_RESCAN_SECONDS": 0.0,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+@pytest.fixture
+def app(config: dict, request: pytest.FixtureRequest):
+    """An app with its tables created on a clean database."""
+    if "smtp_server" in request.fixturenames:
+        request.getfixturevalue("smtp_server")  # its settings must be in config first
+    Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    application = create_app(config)
+    with application.app_context():
+        db.drop_all()
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of `app`."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner of `app`'s `flask` commands."""
+    return app.test_cli_runner()
+
+
+# --- a real SMTP server -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port nobody listens on right now, on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every message it accepts, parsed by `email`."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.received = threading.Condition()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        reply = self.rcpt_reply(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        reply = self.data_reply(envelope)
+        if reply:
+            return reply
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.received:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.received.notify_all()
+        return "250 Message accepted"
+
+    def rcpt_reply(self, address: str) -> str | None:
+        """Override to refuse a recipient (e.g. '550 5.1.1 User unknown')."""
+        return None
+
+    def data_reply(self, envelope) -> str | None:
+        """Override to fail a message (e.g. '451 4.3.0 Try again later')."""
+        return None
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        """Block until `count` messages arrived (a condition, not a sleep); return them."""
+        with self.received:
+            self.received.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+        return list(self.messages)
+
+
+class SMTPServer:
+    """A running aiosmtpd server on 127.0.0.1 and its handler."""
+
+    def __init__(self, handler: RecordingHandler) -> None:
+        self.handler = handler
+        self.port = free_port()
+        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.handler.messages
+
+    def mail_config(self) -> dict:
+        """The Flask-Mail settings that point the app at this server."""
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port, "MAIL_SUPPRESS_SEND": False}
+
+
+@pytest.fixture
+def smtp_handler() -> RecordingHandler:
+    """The handler for `smtp_server`; override this fixture to inject faults."""
+    return RecordingHandler()
+
+
+@pytest.fixture
+def smtp_server(smtp_handler: RecordingHandler, config: dict) -> Iterator[SMTPServer]:
+    """A real SMTP server on an ephemeral port; the app's config points at it."""
+    server = SMTPServer(smtp_handler)
+    server.controller.start()
+    config.update(server.mail_config())
+    yield server
+    server.controller.stop()
