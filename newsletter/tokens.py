@@ -7,6 +7,8 @@ import hashlib
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .links import site_url
+
 CONFIRM_SALT = "newsletter.confirm"
 UNSUBSCRIBE_SALT = "newsletter.unsubscribe"
 
@@ -68,11 +70,6 @@ def unsubscribe_token(subscriber_id: int, email: str) -> str:
 def read_unsubscribe_token(token: str) -> tuple[int, str]:
     """Check an unsubscribe token (no expiry: an old email's link must still work)."""
     return read_token(token, UNSUBSCRIBE_SALT)
-
-
-def site_url(path: str) -> str:
-    """An absolute URL on the public site, built from `SITE_URL` (works outside requests)."""
-    return current_app.config["SITE_URL"] + "/" + path.lstrip("/")
 
 
 def unsubscribe_url(subscriber_id: int, email: str) -> str:
