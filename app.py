@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from newsletter import (
+    caching,
     cli,
     library,
     mail,
@@ -39,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     mail.init_app(app)
     library.init_app(app)
+    caching.init_app(app)
     security.init_app(app)
 
     app.register_blueprint(web.bp)

@@ -1,15 +1,243 @@
-"""The reader-facing routes: pages and feeds. Thin: they ask the library and render."""
+"""The reader-facing routes: pages, feeds, sitemap. Thin: they ask the library and render."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import NotFound
 
-from .library import current_posts
+from . import assets, caching, feeds
+from .library import Snapshot, current_posts
+from .posts import Post, tag_slug
 
 bp = Blueprint("web", __name__)
 
 
+def cached(key: tuple, render, mimetype: str = "text/html", status: int = 200):
+    """Serve the document for `key` from the cache of the current posts version."""
+    snapshot = current_posts()
+    document = caching.document_cache().get(
+        snapshot.fingerprint, key, snapshot.last_modified, mimetype, lambda: render(snapshot)
+    )
+    return caching.serve(document, status)
+
+
+def render_page(template: str, **context) -> str:
+    """Render a page for the cache: the reader's CSRF token is filled in when served."""
+    return render_template(template, csrf_token=lambda: caching.CSRF_PLACEHOLDER, **context)
+
+
 @bp.get("/")
-def index():
-    """The latest essays."""
-    return render_template("index.html", posts=current_posts().published[:10])
+@bp.get("/page/<int:page>/")
+def index(page: int = 1):
+    """The latest essays, newest first, a page at a time."""
+    if page == 1 and request.path != "/":
+        return redirect(url_for("web.index"), 301)
+    return cached(("index", page), lambda snapshot: render_index(snapshot, page))
+
+
+def render_index(snapshot: Snapshot, page: int) -> str:
+    per_page = max(1, int(current_app.config["POSTS_PER_PAGE"]))
+    pages = max(1, -(-len(snapshot.published) // per_page))
+    if page < 1 or page > pages:
+        abort(404)
+    posts = snapshot.published[(page - 1) * per_page : page * per_page]
+    return render_page("index.html", posts=posts, page=page, pages=pages)
+
+
+@bp.get("/posts/<slug>/")
+def post(slug: str):
+    """One essay, with its neighbours and the subscribe form."""
+    return cached(("post", slug), lambda snapshot: render_post(snapshot, slug))
+
+
+def render_post(snapshot: Snapshot, slug: str) -> str:
+    essay = snapshot.by_slug.get(slug)
+    if essay is None:
+        abort(404)
+    position = snapshot.published.index(essay)
+    newer = snapshot.published[position - 1] if position > 0 else None
+    older = snapshot.published[position + 1] if position + 1 < len(snapshot.published) else None
+    return render_page("post.html", post=essay, newer=newer, older=older)
+
+
+@bp.get("/archive/")
+def archive():
+    """Every published essay, grouped by year."""
+    return cached(
+        ("archive",),
+        lambda snapshot: render_page("archive.html", years=posts_by_year(snapshot.published)),
+    )
+
+
+def posts_by_year(posts: tuple[Post, ...]) -> list[tuple[int, list[Post]]]:
+    """Group posts (already newest first) under their year in the site's time zone."""
+    years: dict[int, list[Post]] = {}
+    for essay in posts:
+        years.setdefault(local_time(essay.published_at).year, []).append(essay)
+    return list(years.items())
+
+
+@bp.get("/tags/")
+def tags():
+    """Every tag with its number of essays."""
+    return cached(
+        ("tags",),
+        lambda snapshot: render_page(
+            "tags.html",
+            tags=sorted(
+                (
+                    (snapshot.tag_names[slug], slug, len(items))
+                    for slug, items in snapshot.by_tag.items()
+                ),
+                key=lambda item: item[0].lower(),
+            ),
+        ),
+    )
+
+
+@bp.get("/tags/<tag>/")
+def tag(tag: str):
+    """The essays with one tag."""
+    return cached(("tag", tag), lambda snapshot: render_tag(snapshot, tag))
+
+
+def render_tag(snapshot: Snapshot, tag: str) -> str:
+    if tag not in snapshot.by_tag:
+        abort(404)
+    return render_page(
+        "tag.html", tag=snapshot.tag_names[tag], tag_slug=tag, posts=snapshot.by_tag[tag]
+    )
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    """Every public page for search engines."""
+    return cached(
+        ("sitemap",),
+        lambda snapshot: render_template("sitemap.xml", snapshot=snapshot),
+        mimetype="application/xml",
+    )
+
+
+@bp.get("/robots.txt")
+def robots():
+    """Let crawlers in, keep them out of personal links, point them at the sitemap."""
+    return cached(
+        ("robots",), lambda snapshot: render_template("robots.txt"), mimetype="text/plain"
+    )
+
+
+@bp.app_errorhandler(404)
+def not_found(error: NotFound):
+    """Redirect an old URL listed in some essay's `aliases`, else show the 404 page."""
+    snapshot = current_posts()
+    path = request.path
+    for candidate in (path, path.rstrip("/"), path.rstrip("/") + "/"):
+        essay = snapshot.aliases.get(candidate)
+        if essay is not None:
+            return redirect(url_for("web.post", slug=essay.slug), 301)
+    return cached(("404",), lambda _snapshot: render_page("404.html"), status=404)
+
+
+def local_time(moment):
+    """A datetime in the site's `TIMEZONE`, for display."""
+    return moment.astimezone(current_app.extensions["post_library"].timezone)
+
+
+@bp.app_template_filter("display_date")
+def display_date(moment) -> str:
+    """A date as readers write it: 1 February 2022."""
+    local = local_time(moment)
+    return f"{local.day} {local:%B %Y}"
+
+
+@bp.app_template_filter("iso")
+def iso(moment) -> str:
+    """A datetime in ISO 8601, for <time datetime> and Open Graph."""
+    return local_time(moment).isoformat()
+
+
+@bp.app_template_filter("tag_slug")
+def tag_slug_filter(tag: str) -> str:
+    """A tag's URL name, for links in templates."""
+    return tag_slug(tag)
+
+
+@bp.app_template_global()
+def stylesheet_version() -> str:
+    """The stylesheet's digest, so its URL changes whenever its content does."""
+    return assets.stylesheet(current_app.static_folder)[1]
+
+
+@bp.get("/assets/site.css")
+def stylesheet():
+    """The site's CSS with the code colours; cached for a year under a versioned URL."""
+    css, digest = assets.stylesheet(current_app.static_folder)
+    response = Response(css, mimetype="text/css")
+    response.set_etag(digest)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response.make_conditional(request)
+
+
+# --- feeds ------------------------------------------------------------------------------------
+
+
+def feed_posts(snapshot: Snapshot) -> tuple[Post, ...]:
+    """The latest `FEED_ITEMS` published essays, newest first."""
+    return snapshot.published[: int(current_app.config["FEED_ITEMS"])]
+
+
+@bp.get("/feed.xml")
+def rss():
+    """RSS 2.0 with full content."""
+    return cached(
+        ("rss",),
+        lambda snapshot: feeds.rss_feed(feed_posts(snapshot), feeds.feed_info(kind="rss")),
+        mimetype="application/rss+xml",
+    )
+
+
+@bp.get("/atom.xml")
+def atom():
+    """Atom 1.0 with full content."""
+    return cached(
+        ("atom",),
+        lambda snapshot: feeds.atom_feed(feed_posts(snapshot), feeds.feed_info(kind="atom")),
+        mimetype="application/atom+xml",
+    )
+
+
+@bp.get("/feed.json")
+def json_feed():
+    """JSON Feed 1.1 with full content."""
+    return cached(
+        ("json",),
+        lambda snapshot: feeds.json_feed(feed_posts(snapshot), feeds.feed_info(kind="json")),
+        mimetype="application/feed+json",
+    )
+
+
+@bp.get("/tags/<tag>/feed.xml")
+def tag_feed(tag: str):
+    """RSS 2.0 of one tag's essays."""
+    return cached(
+        ("tag-rss", tag),
+        lambda snapshot: render_tag_feed(snapshot, tag),
+        mimetype="application/rss+xml",
+    )
+
+
+def render_tag_feed(snapshot: Snapshot, tag: str) -> bytes:
+    if tag not in snapshot.by_tag:
+        abort(404)
+    posts = snapshot.by_tag[tag][: int(current_app.config["FEED_ITEMS"])]
+    return feeds.rss_feed(posts, feeds.feed_info(tag_slug=tag, tag_name=snapshot.tag_names[tag]))
