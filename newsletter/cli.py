@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -30,6 +32,22 @@ def posts_check() -> None:
     if snapshot.problems:
         raise SystemExit(1)
     click.echo(f"All {len(snapshot.every_post)} post files are fine.")
+
+
+@posts_cli.command("list")
+def posts_list() -> None:
+    """Show every essay with its state: published, scheduled, draft or expired."""
+    snapshot = get_library().rescan()
+    now = datetime.now(UTC)
+    counts: dict[str, int] = {}
+    for post in snapshot.every_post:
+        state = post.state(now)
+        counts[state] = counts.get(state, 0) + 1
+        click.echo(f"{state:<10} {post.published_at:%Y-%m-%d %H:%M}  {post.slug:<40} {post.title}")
+    summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+    click.echo(f"\n{summary or 'no essays'}; {len(snapshot.problems)} broken file(s).")
+    for problem in snapshot.problems:
+        click.echo(problem.message, err=True)
 
 
 # --- flask subscribers ------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""The posts folder as a library: order, publishing, broken files, and change detection."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from newsletter.library import PostLibrary
+
+
+def make_library(posts_dir, now=None, rescan_seconds=0.0):
+    clock = (lambda: now[0]) if now is not None else (lambda: datetime.now(UTC))
+    return PostLibrary(posts_dir, UTC, rescan_seconds=rescan_seconds, clock=clock)
+
+
+def test_order_is_newest_first_with_weight_breaking_ties_as_hugo_does(posts_dir, write_post):
+    write_post("old.md", title="Old", date="2022-01-01")
+    write_post("heavy.md", title="Heavy", date="2022-02-01", weight=5)
+    write_post("light.md", title="Light", date="2022-02-01", weight=1)
+    write_post("unweighted.md", title="Unweighted", date="2022-02-01")
+    write_post("new.md", title="New", date="2022-03-01")
+    titles = [p.title for p in make_library(posts_dir).snapshot().published]
+    assert titles == ["New", "Light", "Heavy", "Unweighted", "Old"]
+
+
+def test_drafts_scheduled_and_expired_posts_are_not_published(posts_dir, write_post):
+    write_post("live.md", title="Live", date="2022-01-01")
+    write_post("draft.md", title="Draft", date="2022-01-01", draft="true")
+    write_post("later.md", title="Later", date="2099-01-01")
+    write_post("gone.md", title="Gone", date="2022-01-01", expiryDate="2022-06-01")
+    snapshot = make_library(posts_dir).snapshot()
+    assert [p.title for p in snapshot.published] == ["Live"]
+    assert set(snapshot.by_slug) == {"live"}
+    assert len(snapshot.every_post) == 4
+
+
+def test_a_scheduled_post_appears_when_its_time_comes_without_touching_files(posts_dir, write_post):
+    write_post("live.md", title="Live", date="2024-01-01")
+    write_post("later.md", title="Later", date="2024-01-08T07:00:00Z")
+    now = [datetime(2024, 1, 8, 6, 59, tzinfo=UTC)]
+    library = make_library(posts_dir, now=now, rescan_seconds=3600)
+    before = library.snapshot()
+    assert [p.title for p in before.published] == ["Live"]
+    now[0] += timedelta(minutes=1)
+    after = library.snapshot()
+    assert [p.title for p in after.published] == ["Later", "Live"]
+    assert after.fingerprint != before.fingerprint
+
+
+def test_a_broken_file_is_reported_and_the_rest_still_served(posts_dir, write_post, caplog):
+    write_post("good.md", title="Good", date="2022-01-01")
+    write_post("bad.md", raw="---\ntitle: 'Unclosed\ndate: 2022-01-01\n---\nBody\n")
+    with caplog.at_level(logging.ERROR, logger="newsletter"):
+        snapshot = make_library(posts_dir).snapshot()
+    assert [p.title for p in snapshot.published] == ["Good"]
+    assert len(snapshot.problems) == 1
+    assert "bad.md" in snapshot.problems[0].message
+    assert "not valid YAML" in snapshot.problems[0].message
+    assert any("bad.md" in record.getMessage() for record in caplog.records)
+
+
+def test_two_posts_with_one_slug_serve_the_first_and_report_the_second(posts_dir, write_post):
+    write_post("a.md", title="A", date="2022-01-01", slug="same")
+    write_post("b.md", title="B", date="2022-01-02", slug="same")
+    snapshot = make_library(posts_dir).snapshot()
+    assert snapshot.by_slug["same"].title == "A"
+    assert "already used by" in snapshot.problems[0].message
+    assert "b.md" in snapshot.problems[0].message
+
+
+def test_changed_added_and_deleted_files_are_picked_up(posts_dir, write_post):
+    write_post("one.md", title="One", date="2022-01-01")
+    library = make_library(posts_dir)
+    assert [p.title for p in library.snapshot().published] == ["One"]
+    write_post("one.md", title="One, revised", date="2022-01-01")
+    write_post("two.md", title="Two", date="2022-01-02")
+    assert [p.title for p in library.snapshot().published] == ["Two", "One, revised"]
+    (posts_dir / "two.md").unlink()
+    assert [p.title for p in library.snapshot().published] == ["One, revised"]
+
+
+def test_unchanged_files_are_never_parsed_again(posts_dir, write_post):
+    for number in range(5):
+        write_post(f"post-{number}.md", title=f"Post {number}", date="2022-01-01")
+    library = make_library(posts_dir)
+    library.snapshot()
+    assert library.parse_count == 5
+    for _ in range(3):
+        library.rescan()
+    assert library.parse_count == 5
+    write_post("post-3.md", title="Post 3, revised", date="2022-01-01")
+    library.rescan()
+    assert library.parse_count == 6
+
+
+def test_the_folder_is_not_rescanned_within_the_interval(posts_dir, write_post):
+    write_post("one.md", title="One", date="2022-01-01")
+    library = make_library(posts_dir, rescan_seconds=3600)
+    library.snapshot()
+    write_post("two.md", title="Two", date="2022-01-02")
+    assert len(library.snapshot().published) == 1  # the request path did not touch the disk
+    assert len(library.rescan().published) == 2
+
+
+def test_posts_check_lists_every_problem_and_exits_non_zero(runner, write_post):
+    write_post("good.md", title="Good", date="2022-01-01")
+    write_post("no-date.md", title="No date")
+    write_post("latin1.md", raw=b"---\ntitle: Caf\xe9\ndate: 2022-01-01\n---\nx")
+    result = runner.invoke(args=["posts", "check"])
+    assert result.exit_code == 1
+    assert "no-date.md: the front matter has no 'date'" in result.output
+    assert "latin1.md: it is not valid UTF-8" in result.output
+
+
+def test_posts_check_passes_on_good_files(runner, write_post):
+    write_post("good.md", title="Good", date="2022-01-01")
+    result = runner.invoke(args=["posts", "check"])
+    assert result.exit_code == 0
+    assert "All 1 post files are fine." in result.output
+
+
+def test_posts_list_shows_published_scheduled_and_draft(runner, write_post):
+    write_post("live.md", title="Live", date="2022-01-01")
+    write_post("draft.md", title="Draft", date="2022-01-01", draft="true")
+    write_post("later.md", title="Later", date="2099-01-01")
+    result = runner.invoke(args=["posts", "list"])
+    assert result.exit_code == 0
+    lines = {line.split()[1 + 2]: line.split()[0] for line in result.output.splitlines()[:3]}
+    assert lines == {"live": "published", "draft": "draft", "later": "scheduled"}
+    assert "1 draft, 1 published, 1 scheduled" in result.output
