@@ -1,7 +1,9 @@
 """Rendered pages and feeds kept as bytes per posts version, served with ETag and 304s.
 
 Readers and feed readers ask for the same few documents over and over, and a document only
-changes when a post file does, so each is rendered once per version of the posts folder.
+changes when a post file does, so each is rendered once per version of the posts folder. The
+documents hold nothing personal (no session, no per-reader token), so they can be served from
+memory and cached by browsers and proxies alike.
 """
 
 from __future__ import annotations
@@ -11,28 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Response, current_app, request, session
-from flask_wtf.csrf import generate_csrf
+from flask import Response, current_app, request
+from werkzeug.http import http_date
 
-# Pages carry the subscribe form, whose CSRF token belongs to one reader's session: the cached
-# page holds this placeholder, swapped for the reader's token on the way out.
-CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
-CSRF_PLACEHOLDER_BYTES = CSRF_PLACEHOLDER.encode()
-
-PAGE_CACHE_CONTROL = "no-cache"
-PERSONAL_PAGE_CACHE_CONTROL = "private, no-cache"
+PAGE_CACHE_CONTROL = "public, max-age=60"
 FEED_CACHE_CONTROL = "public, max-age=300"
 
 
 @dataclass(frozen=True)
 class CachedDocument:
-    """One rendered document and its validators."""
+    """One rendered document and its ready-made headers."""
 
     body: bytes
-    mimetype: str
+    headers: tuple[tuple[str, str], ...]
     etag: str
     last_modified: datetime
-    personal: bool  # holds the CSRF placeholder
 
 
 class DocumentCache:
@@ -55,17 +50,25 @@ class DocumentCache:
             self._version, self._documents = version, {}
         document = self._documents.get(key)
         if document is None:
-            body = render()
-            body = body.encode() if isinstance(body, str) else body
-            document = CachedDocument(
-                body=body,
-                mimetype=mimetype,
-                etag=hashlib.sha1(body).hexdigest()[:20],
-                last_modified=last_modified,
-                personal=CSRF_PLACEHOLDER_BYTES in body,
-            )
+            document = make_document(render(), mimetype, last_modified)
             self._documents[key] = document
         return document
+
+
+def make_document(body: str | bytes, mimetype: str, last_modified: datetime) -> CachedDocument:
+    """Encode a rendered document once and prepare every header it is served with."""
+    body = body.encode() if isinstance(body, str) else body
+    etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+    text = mimetype.startswith("text/") or mimetype.endswith("xml") or "json" in mimetype
+    content_type = f"{mimetype}; charset=utf-8" if text else mimetype
+    cache_control = PAGE_CACHE_CONTROL if mimetype == "text/html" else FEED_CACHE_CONTROL
+    headers = (
+        ("Content-Type", content_type),
+        ("ETag", etag),
+        ("Last-Modified", http_date(last_modified)),
+        ("Cache-Control", cache_control),
+    )
+    return CachedDocument(body, headers, etag, last_modified)
 
 
 def document_cache() -> DocumentCache:
@@ -79,33 +82,10 @@ def init_app(app) -> None:
 
 
 def serve(document: CachedDocument, status: int = 200) -> Response:
-    """Send a cached document, or 304 when the client's copy is current."""
-    if not document.personal:
-        response = Response(document.body, status=status, mimetype=document.mimetype)
-        response.set_etag(document.etag)
-        # Last-Modified only where the ETag alone identifies the bytes: a personal page's
-        # date says nothing about whose token the client's copy holds.
-        response.last_modified = document.last_modified
-        response.headers["Cache-Control"] = (
-            PAGE_CACHE_CONTROL if document.mimetype == "text/html" else FEED_CACHE_CONTROL
-        )
-    else:
-        response = _serve_personal(document, status)
-        response.headers["Cache-Control"] = PERSONAL_PAGE_CACHE_CONTROL
-    if status == 200:
-        response.make_conditional(request)
-    return response
-
-
-def _serve_personal(document: CachedDocument, status: int) -> Response:
-    """A page with this reader's CSRF token; its ETag changes with the reader's session."""
-    token = generate_csrf()  # creates the session's token on a first visit
-    session_digest = hashlib.sha1(str(session.get("csrf_token")).encode()).hexdigest()[:8]
-    if status == 200 and request.if_none_match.contains_weak(f"{document.etag}-{session_digest}"):
-        body = b""  # make_conditional turns this into a 304; no need to fill the token in
-    else:
-        body = document.body.replace(CSRF_PLACEHOLDER_BYTES, token.encode())
-    response = Response(body, status=status, mimetype=document.mimetype)
-    response.set_etag(f"{document.etag}-{session_digest}", weak=True)
-    response.vary.add("Cookie")
-    return response
+    """Send a cached document, or 304 Not Modified when the client's copy is current."""
+    environ = request.environ
+    # Most requests carry no validators: skip Werkzeug's full conditional machinery for them.
+    if status == 200 and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ):
+        response = Response(document.body, status=status, headers=list(document.headers))
+        return response.make_conditional(request)
+    return Response(document.body, status=status, headers=list(document.headers))

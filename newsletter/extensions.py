@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
@@ -24,6 +25,12 @@ migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _reads_are_never_limited() -> bool:
+    """Limits guard the forms; exempting reads early keeps page and feed requests cheap."""
+    return request.method in ("GET", "HEAD", "OPTIONS")
 
 
 @event.listens_for(Engine, "connect")

@@ -31,8 +31,10 @@ def cached(key: tuple, render, mimetype: str = "text/html", status: int = 200):
 
 
 def render_page(template: str, **context) -> str:
-    """Render a page for the cache: the reader's CSRF token is filled in when served."""
-    return render_template(template, csrf_token=lambda: caching.CSRF_PLACEHOLDER, **context)
+    """Render a page for the cache, shared by every reader: nothing personal goes in it, so
+    its subscribe form relies on the browser's same-origin headers instead of a session token
+    (see signup.py)."""
+    return render_template(template, shared_page=True, **context)
 
 
 @bp.get("/")
