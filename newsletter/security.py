@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 # No inline script anywhere and no third-party requests: everything comes from 'self'.
 CONTENT_SECURITY_POLICY = (
@@ -37,5 +38,16 @@ class SecurityHeadersMiddleware:
 
 
 def init_app(app: Flask) -> None:
-    """Wrap the app so that every response carries the security headers."""
+    """Wrap the app so that every response carries the security headers; lazy sessions."""
     app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
+    app.session_interface = LazySessionInterface()
+
+
+class LazySessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for requests that carry no
+    session cookie: nearly every page and feed request, which then costs no cryptography."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
