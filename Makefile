@@ -17,8 +17,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
+# Development server: debug mode (so no SECRET_KEY is needed), mail to instance/outbox/.
 run: $(VENV)/.installed
-	$(BIN)/flask db upgrade
+	FLASK_DEBUG=1 $(BIN)/flask db upgrade
 	$(BIN)/flask run --debug --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-dev

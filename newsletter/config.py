@@ -53,6 +53,7 @@ class ConfigError(RuntimeError):
 def finish_config(app: Flask) -> None:
     """Derive the values that depend on others, and refuse to start on unsafe settings."""
     config = app.config
+    os.makedirs(app.instance_path, exist_ok=True)
     config["SITE_URL"] = config["SITE_URL"].rstrip("/")
     if not config.get("SECRET_KEY"):
         if not (app.debug or app.testing):
