@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -33,8 +34,12 @@ MEDIA_TYPES = {
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/return, lone surrogates,
-# U+FFFE/U+FFFF); lxml refuses them outright, and they carry no meaning in an essay anyway.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# U+FFFE/U+FFFF), which lxml refuses outright, and the C1 controls, which the W3C validator
+# flags; none of them carries meaning in an essay.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What may stay unescaped in a URL; anything else (a slug like "café") is percent-encoded,
+# because RSS links and guids must be plain URIs.
+_URI_SAFE = "/:?#[]@!$&'()*+,;=%~"
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,13 @@ def feed_info(
 
 def site_feed_info(kind: str) -> FeedInfo:
     """The info of the site-wide feed in format `kind`, which links its two siblings."""
-    urls = {name: links.site_url(path) for name, path in FEED_PATHS.items()}
+    urls = {name: uri(links.site_url(path)) for name, path in FEED_PATHS.items()}
     site_title = clean(current_app.config["SITE_TITLE"])
     return FeedInfo(
         kind=kind,
         title=site_title,
         description=clean(current_app.config.get("SITE_DESCRIPTION") or "") or site_title,
-        home_page_url=links.site_url("/"),
+        home_page_url=uri(links.site_url("/")),
         feed_url=urls[kind],
         rss_url=urls["rss"],
         atom_url=urls["atom"],
@@ -88,12 +93,12 @@ def tag_feed_info(tag_slug: str, tag_name: str) -> FeedInfo:
     """The info of one tag's RSS feed: the site's title and the tag's name."""
     site_title = clean(current_app.config["SITE_TITLE"])
     name = clean(tag_name)
-    rss_url = links.site_url(f"/tags/{tag_slug}/feed.xml")
+    rss_url = uri(links.site_url(f"/tags/{tag_slug}/feed.xml"))
     return FeedInfo(
         kind="rss",
         title=f"{site_title}: {name}",
         description=f"Essays tagged “{name}” on {site_title}.",
-        home_page_url=links.tag_url(tag_slug),
+        home_page_url=uri(links.tag_url(tag_slug)),
         feed_url=rss_url,
         rss_url=rss_url,
         **author_and_language(),
@@ -164,7 +169,7 @@ def json_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
 
 def feed_entry(post: Post, info: FeedInfo) -> FeedEntry:
     """One essay as a feedgen entry, usable in both RSS and Atom."""
-    permalink = links.post_url(post.slug)
+    permalink = uri(links.post_url(post.slug))
     entry = FeedEntry()
     entry.guid(permalink, permalink=True)  # also the Atom id: the permalink never changes
     entry.title(clean(post.title) or post.slug)
@@ -182,7 +187,7 @@ def feed_entry(post: Post, info: FeedInfo) -> FeedEntry:
 
 def json_item(post: Post) -> dict[str, Any]:
     """One essay as a JSON Feed item."""
-    permalink = links.post_url(post.slug)
+    permalink = uri(links.post_url(post.slug))
     return {
         "id": permalink,
         "url": permalink,
@@ -221,6 +226,11 @@ def utc(moment: datetime) -> datetime:
 def absolute_html(html: str, permalink: str) -> str:
     """Essay HTML with every relative URL made absolute, safe to put in an XML document."""
     return clean(links.absolutize(html, permalink))
+
+
+def uri(url: str) -> str:
+    """A URL with non-ASCII characters percent-encoded, as RSS and the validators want."""
+    return quote(url, safe=_URI_SAFE)
 
 
 def clean(text: str) -> str:
