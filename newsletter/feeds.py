@@ -22,7 +22,6 @@ from . import links
 from .posts import Post
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-RSS_DOCS = "https://www.rssboard.org/rss-specification"
 FEED_PATHS = {"rss": "/feed.xml", "atom": "/atom.xml", "json": "/feed.json"}
 MEDIA_TYPES = {
     "rss": "application/rss+xml",
@@ -122,7 +121,6 @@ def rss_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
     generator.title(info.title)
     generator.description(info.description)
     generator.language(info.language)
-    generator.docs(RSS_DOCS)
     # feedgen takes the channel <link> from the last link added, so the self link goes first.
     generator.link(href=info.feed_url, rel="self", type=MEDIA_TYPES["rss"])
     generator.link(href=info.home_page_url, rel="alternate")
