@@ -5,8 +5,11 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -317,3 +320,11 @@ def test_a_non_ascii_slug_gives_a_percent_encoded_permalink(ctx, write_post, kin
         assert json.loads(document)["items"][0]["id"] == permalink
     else:
         assert read(document).entries[0].id == permalink
+
+
+def test_feedgen_is_not_loaded_until_the_first_feed():
+    # A fresh interpreter, since this one imported feedgen in the tests above; start-up time to
+    # the first page is budgeted (bench/startup.py) and feedgen with lxml costs about 0.1 s.
+    code = "import sys, app, newsletter.feeds; sys.exit('feedgen' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
