@@ -1,7 +1,9 @@
 """Time from process start to the first 200 on `/` under gunicorn, at 1,000 and 10,000 essays.
 
 Run from the repository root: `.venv/bin/python bench/startup.py [--runs 3] [--sizes 1000 10000]`.
-Target (issue 2): under 1 s with 1,000 essays, under 3 s with 10,000.
+Target (issue 2): under 1 s with 1,000 essays, under 3 s with 10,000. `--phases` also splits one
+cold start into its parts (imports, create_app, the first scan of the posts, the first page), in
+a fresh interpreter, to show where the time goes.
 """
 
 from __future__ import annotations
@@ -76,7 +78,34 @@ def time_startup(posts: Path, workdir: Path) -> float:
         server.wait(timeout=30)
 
 
-def measure(size: int, runs: int) -> list[float]:
+PHASES = """
+import os, sys, time
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
+application = app.create_app()
+created = time.perf_counter()
+from newsletter.library import get_library
+with application.app_context():
+    snapshot = get_library().snapshot()
+scanned = time.perf_counter()
+status = application.test_client().get("/").status_code
+served = time.perf_counter()
+print(
+    f"    phases: import app {imported - started:.2f} s, create_app {created - imported:.2f} s, "
+    f"first scan {scanned - created:.2f} s ({len(snapshot.every_post)} posts), "
+    f"first / {served - scanned:.2f} s (status {status})"
+)
+"""
+
+
+def print_phases(posts: Path, workdir: Path) -> None:
+    """One cold start in a fresh interpreter, timed part by part."""
+    env = server_env(posts, workdir)
+    subprocess.run([sys.executable, "-c", PHASES], cwd=ROOT, env=env, check=True)
+
+
+def measure(size: int, runs: int, phases: bool = False) -> list[float]:
     """Generate `size` essays once, then time `runs` cold starts of the server on them."""
     with tempfile.TemporaryDirectory(prefix=f"startup-{size}-") as tmp:
         workdir = Path(tmp)
@@ -88,7 +117,10 @@ def measure(size: int, runs: int) -> list[float]:
             f"{time.perf_counter() - generated:.1f} s",
             flush=True,
         )
-        return [time_startup(posts, workdir) for _ in range(runs)]
+        times = [time_startup(posts, workdir) for _ in range(runs)]
+        if phases:
+            print_phases(posts, workdir)
+        return times
 
 
 def main() -> None:
@@ -96,10 +128,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="cold starts per size (default 3)")
     parser.add_argument("--sizes", type=int, nargs="+", default=sorted(TARGETS))
+    parser.add_argument("--phases", action="store_true", help="also time the parts of a start")
     args = parser.parse_args()
     print(f"Time to first 200 on / (gunicorn -w 1, {args.runs} runs each):")
     for size in args.sizes:
-        times = measure(size, args.runs)
+        times = measure(size, args.runs, args.phases)
         target = TARGETS.get(size)
         verdict = "" if target is None else (" ok" if max(times) < target else " MISSED")
         print(
