@@ -1,4 +1,4 @@
-"""Generate realistic essay files for the benchmarks: ~2,000 words, front matter, links, lists."""
+"""Generated essays for the benchmarks: realistic ~2,000-word posts in the real file format."""
 
 from __future__ import annotations
 
@@ -7,43 +7,68 @@ from datetime import date, timedelta
 from pathlib import Path
 
 WORDS = (
-    "the a of to and in that is it for on with as was this by be at from but not or have "
-    "tools essay week small habit garden letter reader kettle desk morning quiet writing "
-    "measure number weight craft attention patience software woodworker season question"
+    "the of and to in a is that it for as with was on be by this are or from at which have an "
+    "not but they his we all there been one has more were would when their what so about if "
+    "will can other into than some could time only these them very people should after first "
+    "work year because most also through many well where much before being between those "
+    "attention habit reading writing practice morning letter essay week garden question idea "
+    "quiet notebook library evening memory language attention craft patience city river "
+    "kitchen conversation teacher student promise window machine silence weather friend"
 ).split()
+TAGS = ["Reading", "Writing", "Work", "Cities", "Tools", "Habits", "Memory", "Deep Work"]
 
 
-def paragraph(rng: random.Random, words: int) -> str:
-    """One paragraph of plausible prose with an occasional inline link."""
-    text = " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+def sentence(rng: random.Random) -> str:
+    """One plausible sentence of 8 to 24 words."""
+    words = rng.choices(WORDS, k=rng.randint(8, 24))
+    return " ".join(words).capitalize() + rng.choice([".", ".", ".", "?", "!"])
+
+
+def paragraph(rng: random.Random, index: int) -> str:
+    """A paragraph of prose, sometimes with an inline link, as the author writes them."""
+    text = " ".join(sentence(rng) for _ in range(rng.randint(4, 8)))
     if rng.random() < 0.3:
-        text += " See [this page](https://example.org/notes/page.html) for more."
+        text += f" See [this page](https://example.org/notes/{index}.html) for more."
     return text
 
 
+def body(rng: random.Random, words: int = 2000) -> str:
+    """About `words` words: paragraphs, a short list, and the `* * *` and `***` rules."""
+    parts: list[str] = []
+    count = 0
+    while count < words:
+        part = paragraph(rng, len(parts))
+        if len(parts) == 4:
+            part = "- A question as a list item?\n- Another one?\n\n" + part
+        elif len(parts) == 8:
+            part = "* * *\n" + part
+        elif len(parts) == 12:
+            part = "***\n" + part
+        parts.append(part)
+        count += len(part.split())
+    return "\n\n".join(parts) + "\n"
+
+
 def essay(rng: random.Random, number: int, day: date) -> str:
-    """One essay file shaped like POST_FORMAT.md: quoted title, bare date, weight, rules."""
-    blocks = [paragraph(rng, rng.randint(60, 120)) for _ in range(22)]
-    blocks.insert(3, "- A question as a list item?\n- Another one?")
-    blocks.insert(8, "* * *\n" + paragraph(rng, 50))
-    blocks.insert(14, "***\n" + paragraph(rng, 50))
+    """One essay file: YAML front matter as in POST_FORMAT.md, then the body."""
+    tags = ", ".join(rng.sample(TAGS, k=2))
     return (
-        f"---\ntitle: 'Week {number}: Essay number {number}'\ndate: {day.isoformat()}\n"
-        f"weight: 1\ntags: [{rng.choice(['tools', 'craft', 'gardens'])}]\n---\n\n"
-        + "\n\n".join(blocks)
-        + "\n"
+        "---\n"
+        f"title: 'Week {number}: {sentence(rng)[:-1].title()}'\n"
+        f"date: {day.isoformat()}\n"
+        f"weight: {rng.randint(1, 3)}\n"
+        f"tags: [{tags}]\n"
+        "---\n\n" + body(rng)
     )
 
 
-def write_corpus(folder: Path, count: int, seed: int = 4) -> list[str]:
-    """Write `count` essays into `folder`, one week apart; return their slugs, newest last."""
+def write_corpus(folder: Path, count: int, seed: int = 1) -> Path:
+    """Write `count` essays, one per week going back from 2024, into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    start = date(2000, 1, 3)
-    slugs = []
-    for number in range(count):
-        slug = f"essay-{number:05d}"
-        day = start + timedelta(weeks=number)
-        (folder / f"{day.isoformat()}-{slug}.md").write_text(essay(rng, number, day))
-        slugs.append(slug)
-    return slugs
+    first = date(2024, 1, 1) - timedelta(weeks=count)
+    for number in range(1, count + 1):
+        day = first + timedelta(weeks=number)
+        path = folder / f"{day.isoformat()}-week-{number}.md"
+        path.write_text(essay(rng, number, day), encoding="utf-8")
+    return folder
