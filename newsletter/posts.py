@@ -15,10 +15,11 @@ from typing import Any
 import markdown
 import yaml
 
+from .frontmatter import load_front_matter
+
 WORDS_PER_MINUTE = 230
 MORE_MARKER = "<!--more-->"
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER = {
     "---": re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL),
     "+++": re.compile(r"\A\+\+\+[ \t]*\n(.*?\n)?\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL),
@@ -148,13 +149,15 @@ class Post:
 def normalise_text(raw: bytes, path: Path) -> str:
     """Decode a post file: UTF-8 with or without a byte-order mark, any line endings."""
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")  # validates the whole file, so `flask posts check` can tell
     except UnicodeDecodeError as error:
         raise PostError(
             path,
             f"it is not valid UTF-8 (byte {error.start} cannot be decoded). "
             "Save the file as UTF-8 in your editor.",
         ) from None
+    if "\r" not in text:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -173,7 +176,7 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
         raise PostError(path, f"the front matter is not closed. Add a '{fence}' line after it.")
     source = match.group(1) or ""
     try:
-        data = tomllib.loads(source) if fence == "+++" else yaml.load(source, Loader=_YAML_LOADER)
+        data = tomllib.loads(source) if fence == "+++" else load_front_matter(source)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         kind = "TOML" if fence == "+++" else "YAML"
         detail = " ".join(str(error).split())
@@ -181,6 +184,10 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
             path,
             f"the front matter is not valid {kind} ({detail}). Quote values that "
             "contain a colon, like title: 'Week 4: A Title'.",
+        ) from None
+    except ValueError as error:  # a well-formed but impossible value, like 2022-02-30
+        raise PostError(
+            path, f"the front matter has an impossible value ({error}). Check its dates."
         ) from None
     if data is None:
         data = {}

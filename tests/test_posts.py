@@ -182,6 +182,7 @@ def test_slug_comes_from_file_name_without_date_prefix(name, slug):
         (b"---\ndate: 2022-02-01\n---\nx", "no 'title'"),
         (b"---\ntitle: T\n---\nx", "no 'date'"),
         (b"---\ntitle: T\ndate: next tuesday\n---\nx", "is not a date"),
+        (b"---\ntitle: T\ndate: 2022-02-30\n---\nx", "impossible value (day is out of range"),
         (b"---\ntitle: T\ndate: 2022-02-01\n---\n\xff\xfe bad bytes", "not valid UTF-8"),
         (b"Just text, no front matter.", "no front matter"),
         (b"---\ntitle: T\ndate: 2022-02-01\nno closing fence", "not closed"),
