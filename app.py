@@ -18,7 +18,7 @@ from newsletter import (
     web,
 )
 from newsletter.config import DefaultConfig, finish_config
-from newsletter.extensions import csrf, db, limiter, migrate
+from newsletter.extensions import csrf, db, init_migrations, limiter
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -35,7 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_logging(app)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    init_migrations(app)
     csrf.init_app(app)
     limiter.init_app(app)
     mail.init_app(app)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
-from flask import request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
@@ -21,7 +21,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -44,3 +43,15 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def init_migrations(app: Flask) -> None:
+    """Offer `flask db ...` (Flask-Migrate) to the command line and tests only.
+
+    Importing Alembic costs a few hundred milliseconds of every web worker's start-up, and a
+    worker never migrates; Flask sets FLASK_RUN_FROM_CLI for every `flask` command.
+    """
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" or app.testing:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
