@@ -24,6 +24,8 @@ _PLAIN = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:#\[\]{},]|:(?!\s|$)|(?<!
 _SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'")
 _DOUBLE_QUOTED = re.compile(r'"([^"\\]*)"')
 _FLOW_LIST = re.compile(r"\[([^\[\]{}'\"#]*)\]")
+# Characters YAML refuses anywhere; PyYAML must see them to say so.
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")  # YAML 1.1 reads a leading 0 as octal
 
@@ -39,6 +41,8 @@ def load_front_matter(source: str) -> Any:
 
 def _load_flat(source: str) -> dict[str, Any] | None:
     """The mapping for flat front matter, or None when PyYAML must decide."""
+    if _NON_PRINTABLE.search(source):
+        return None
     data: dict[str, Any] = {}
     for line in source.split("\n"):
         if not line.strip():

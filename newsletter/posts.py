@@ -29,6 +29,7 @@ _SLUG_OK = re.compile(r"^[\w.~-]+$")
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+_BLOCK_BOUNDARY = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|hr)\b[^>]*>")
 _WORD = re.compile(r"[\w'’-]+")
 _MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
 
@@ -59,7 +60,8 @@ def render_markdown(text: str) -> str:
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, for meta descriptions and feed summaries."""
-    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
+    spaced = _BLOCK_BOUNDARY.sub(" ", fragment)  # inline tags join words, blocks separate them
+    return " ".join(html.unescape(_TAG.sub("", spaced)).split())
 
 
 @dataclass(frozen=True)
@@ -180,11 +182,12 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         kind = "TOML" if fence == "+++" else "YAML"
         detail = " ".join(str(error).split())
-        raise PostError(
-            path,
-            f"the front matter is not valid {kind} ({detail}). Quote values that "
-            "contain a colon, like title: 'Week 4: A Title'.",
-        ) from None
+        hint = (
+            " Quote values that contain a colon, like title: 'Week 4: A Title'."
+            if "mapping values are not allowed" in detail
+            else ""
+        )
+        raise PostError(path, f"the front matter is not valid {kind} ({detail}).{hint}") from None
     except ValueError as error:  # a well-formed but impossible value, like 2022-02-30
         raise PostError(
             path, f"the front matter has an impossible value ({error}). Check its dates."
