@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
@@ -69,6 +70,13 @@ def finish_config(app: Flask) -> None:
         )
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
+    try:
+        ZoneInfo(config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIMEZONE {config['TIMEZONE']!r} is not a time zone name. Use a name like "
+            "'UTC', 'Europe/Berlin' or 'America/New_York'."
+        ) from None
     config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]
     # Without an SMTP server, mail goes to instance/outbox/ instead (see mail.py).
     config["MAIL_USE_OUTBOX"] = not config.get("MAIL_SERVER")
