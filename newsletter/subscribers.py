@@ -275,5 +275,5 @@ def all_subscribers(status: str | None = None) -> Iterator[Subscriber]:
 def counts() -> dict[str, int]:
     """How many subscribers have each status, every status present (zero included)."""
     rows = db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))
-    found = Counter(dict(rows.tuples().all()))
+    found = Counter({status: count for status, count in rows})
     return {status: found[status] for status in SubscriberStatus.ALL}

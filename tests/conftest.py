@@ -201,6 +201,16 @@ def smtp_server(smtp_handler: RecordingHandler, config: dict) -> Iterator[SMTPSe
 # --- the sign-up form, as a browser fills it ----------------------------------------------------
 
 
+def page(response) -> BeautifulSoup:
+    """A response's HTML, parsed as a browser would."""
+    return BeautifulSoup(response.get_data(as_text=True), "html5lib")
+
+
+def heading(response) -> str:
+    """The page's main heading, as a reader sees it."""
+    return page(response).find("h1").get_text(" ", strip=True)
+
+
 def csrf_token_from(html: str) -> str:
     """The hidden CSRF token of the first form on a page."""
     field = BeautifulSoup(html, "html5lib").find("input", attrs={"name": "csrf_token"})
@@ -212,10 +222,10 @@ def csrf_token_from(html: str) -> str:
 def sign_up(client) -> Callable[..., object]:
     """Post the sign-up form like a browser: load /subscribe for its token, then submit."""
 
-    def post(email: str, **fields: str):
+    def post(email: str, headers: dict | None = None, **fields: str):
         token = csrf_token_from(client.get("/subscribe").get_data(as_text=True))
         data = {"csrf_token": token, "email": email, "website": "", **fields}
-        return client.post("/subscribe", data=data)
+        return client.post("/subscribe", data=data, headers=headers)
 
     return post
 

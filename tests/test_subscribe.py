@@ -6,24 +6,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from bs4 import BeautifulSoup
-from conftest import RecordingHandler, csrf_token_from, link_in
+from conftest import RecordingHandler, csrf_token_from, heading, link_in, page
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app import create_app
 from newsletter import subscribers, tokens
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-
-
-def page(response) -> BeautifulSoup:
-    """A response's HTML, parsed."""
-    return BeautifulSoup(response.get_data(as_text=True), "html5lib")
-
-
-def heading(response) -> str:
-    """The page's main heading, as a reader sees it."""
-    return page(response).find("h1").get_text(" ", strip=True)
 
 
 def stored(app, email: str) -> Subscriber | None:
