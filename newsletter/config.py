@@ -27,6 +27,8 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI: str | None = None  # derived from DATABASE_URL or instance/
     DATABASE_URL: str | None = None
 
+    # No page takes uploads: refuse request bodies over 64 KiB before anything parses them.
+    MAX_CONTENT_LENGTH = 64 * 1024
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: cached pages stay usable
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
