@@ -73,4 +73,3 @@ def test_flask_db_upgrade_builds_the_schema_the_models_declare(app, tmp_path):
     assert ("ix_subscribers_email_lower", 1) in schema(migrated)["subscribers"]["indexes"]
     with app.app_context():
         assert set(schema(migrated)) == set(db.metadata.tables)
-
