@@ -15,7 +15,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import tokens
@@ -72,8 +72,7 @@ def normalise_address(raw: str) -> str:
 
 def find(address: str) -> Subscriber | None:
     """The subscriber with this (normalised) address, compared as the unique index does."""
-    query = select(Subscriber).where(func.lower(Subscriber.email) == func.lower(address))
-    return db.session.execute(query).scalar_one_or_none()
+    return db.session.execute(select(Subscriber).where(_same_address(address))).scalar_one_or_none()
 
 
 def subscribe(
@@ -81,40 +80,72 @@ def subscribe(
 ) -> SignupResult:
     """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat."""
     address = normalise_address(email)
-    subscriber, outcome = record_signup(address, source=source, ip=ip, user_agent=user_agent)
-    mailed = outcome != "active" and claim_confirmation(subscriber.id)
+    signup = record_signup(address, source=source, ip=ip, user_agent=user_agent)
+    mailed = signup.claimed or (
+        signup.outcome == SubscriberStatus.PENDING and claim_confirmation(signup.subscriber_id)
+    )
     if mailed:
         try:
-            send_confirmation(subscriber)
+            send_confirmation(signup.subscriber_id, signup.email)
         except Exception:
-            release_confirmation(subscriber.id)  # let the next attempt send it
+            release_confirmation(signup.subscriber_id)  # let the next attempt send it
             raise
-    return SignupResult(subscriber.id, outcome, mailed)
+    return SignupResult(signup.subscriber_id, signup.outcome, mailed)
 
 
-def record_signup(
-    address: str, *, source: str, ip: str | None, user_agent: str | None
-) -> tuple[Subscriber, str]:
-    """Create the pending subscriber, or put a former one back to pending; keep the consent."""
-    subscriber = find(address)
-    if subscriber is None:
-        subscriber = Subscriber(email=address, status=SubscriberStatus.PENDING, source=source)
-        outcome = "new"
-    elif subscriber.status in LEFT:
-        subscriber.status = SubscriberStatus.PENDING
-        subscriber.confirmation_sent_at = None  # the throttle is for repeats, not a new sign-up
-        outcome = "resubscribed"
-    else:
-        return subscriber, subscriber.status
-    subscriber.signup_ip, subscriber.signup_user_agent = _clip(ip, 45), _clip(user_agent, 512)
-    subscriber.source = source
-    db.session.add(subscriber)
+@dataclass(frozen=True)
+class Signup:
+    """A stored sign-up as plain values; `claimed`: the confirmation mail may go out now."""
+
+    subscriber_id: int
+    email: str
+    outcome: str
+    claimed: bool
+
+
+def record_signup(address: str, *, source: str, ip: str | None, user_agent: str | None) -> Signup:
+    """Store a new pending address, or put a former reader back to pending, with the consent
+    record; a new or returning address claims its confirmation mail in the same write."""
+    consent = {
+        "source": source,
+        "signup_ip": _clip(ip, 45),
+        "signup_user_agent": _clip(user_agent, 512),
+        "confirmation_sent_at": utcnow(),
+    }
+    # Most sign-ups are new addresses: one INSERT, and the unique index catches the others.
     try:
+        inserted = db.session.execute(
+            insert(Subscriber.__table__).values(
+                email=address, status=SubscriberStatus.PENDING, **consent
+            )
+        )
         db.session.commit()
-    except IntegrityError:  # the same address signed up at the same moment in another request
+        return Signup(inserted.inserted_primary_key[0], address, "new", claimed=True)
+    except IntegrityError:
         db.session.rollback()
-        return find(address), "pending"
-    return subscriber, outcome
+    return _signup_again(address, consent)
+
+
+def _signup_again(address: str, consent: dict) -> Signup:
+    """A known address signs up again: nothing to store unless it had left the list."""
+    found = db.session.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.status).where(_same_address(address))
+    ).one()
+    if found.status not in LEFT:
+        return Signup(found.id, found.email, found.status, claimed=False)
+    back = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == found.id, Subscriber.status.in_(LEFT))
+        .values(status=SubscriberStatus.PENDING, **consent)
+    )
+    db.session.commit()
+    outcome = "resubscribed" if back.rowcount == 1 else SubscriberStatus.PENDING  # raced
+    return Signup(found.id, found.email, outcome, claimed=back.rowcount == 1)
+
+
+def _same_address(address: str):
+    """Compare addresses as the unique index does, so SQLite and PostgreSQL agree."""
+    return func.lower(Subscriber.email) == func.lower(address)
 
 
 def _clip(value: str | None, length: int) -> str | None:
@@ -150,14 +181,14 @@ def release_confirmation(subscriber_id: int) -> None:
     db.session.commit()
 
 
-def send_confirmation(subscriber: Subscriber) -> None:
+def send_confirmation(subscriber_id: int, email: str) -> None:
     """The double opt-in mail: one link that proves the reader owns the address."""
     config = current_app.config
     send_templated(
-        subscriber.email,
+        email,
         f"{config['MAIL_SUBJECT_PREFIX']}Confirm your subscription to {config['SITE_TITLE']}",
         "confirm",
-        confirm_url=tokens.confirm_url(subscriber.id, subscriber.email),
+        confirm_url=tokens.confirm_url(subscriber_id, email),
         max_age_days=config["CONFIRM_TOKEN_MAX_AGE_DAYS"],
     )
 
