@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.policy
-import logging
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
@@ -22,8 +21,6 @@ from . import tokens
 from .extensions import db
 from .mail import send_templated
 from .models import Subscriber, SubscriberStatus, utcnow
-
-log = logging.getLogger(__name__)
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, minus the angle brackets
 LEFT = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
