@@ -18,7 +18,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	$(BIN)/flask db upgrade
+	FLASK_DEBUG=1 $(BIN)/flask db upgrade  # debug, like the server below: no SECRET_KEY needed
 	$(BIN)/flask run --debug --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-dev

@@ -68,6 +68,8 @@ def finish_config(app: Flask) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = config.get("DATABASE_URL") or (
             "sqlite:///" + os.path.join(app.instance_path, "newsletter.sqlite3")
         )
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)  # a fresh clone has no instance/ yet
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
     config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]

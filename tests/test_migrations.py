@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
+from app import create_app
 from newsletter.extensions import db
 
 ROOT = Path(__file__).parent.parent
@@ -73,3 +74,10 @@ def test_flask_db_upgrade_builds_the_schema_the_models_declare(app, tmp_path):
     assert ("ix_subscribers_email_lower", 1) in schema(migrated)["subscribers"]["indexes"]
     with app.app_context():
         assert set(schema(migrated)) == set(db.metadata.tables)
+
+
+def test_a_fresh_clone_gets_its_instance_folder_for_the_sqlite_file(tmp_path):
+    fresh = tmp_path / "not-yet"
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(fresh)})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{fresh / 'newsletter.sqlite3'}"
+    assert fresh.is_dir()
