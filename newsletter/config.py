@@ -28,6 +28,8 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI: str | None = None  # derived from DATABASE_URL or instance/
     DATABASE_URL: str | None = None
 
+    # No page takes uploads: refuse request bodies over 64 KiB before anything parses them.
+    MAX_CONTENT_LENGTH = 64 * 1024
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: cached pages stay usable
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -68,6 +70,8 @@ def finish_config(app: Flask) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = config.get("DATABASE_URL") or (
             "sqlite:///" + os.path.join(app.instance_path, "newsletter.sqlite3")
         )
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)  # a fresh clone has no instance/ yet
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
     try:
