@@ -24,6 +24,8 @@ class DefaultConfig:
     POSTS_PER_PAGE = 10
     POSTS_RESCAN_SECONDS = 1.0
 
+    TRUSTED_PROXIES = 0  # reverse proxies in front of the app whose X-Forwarded-* to believe
+
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # derived from DATABASE_URL or instance/
     DATABASE_URL: str | None = None

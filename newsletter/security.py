@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script anywhere and no third-party requests: everything comes from 'self'. Style
 # attributes are allowed: Markdown aligns table columns with them, and essays may carry raw HTML.
@@ -42,7 +43,11 @@ class SecurityHeadersMiddleware:
 
 
 def init_app(app: Flask) -> None:
-    """Wrap the app so that every response carries the security headers; lazy sessions."""
+    """Wrap the app so that every response carries the security headers; lazy sessions; trust
+    `TRUSTED_PROXIES` reverse proxies for the client's address (rate limits, consent record)."""
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
     app.session_interface = LazySessionInterface()
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 from conftest import csrf_token_from
+from sqlalchemy import select
 
 from app import create_app
 from newsletter.config import ConfigError
+from newsletter.extensions import db
+from newsletter.models import Subscriber
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -81,3 +84,20 @@ def test_templates_have_no_inline_script_style_or_event_handlers(template):
     assert not re.search(r"<script(?![^>]*\bsrc=)", text), "inline <script> is blocked by CSP"
     assert not re.search(r"\son[a-z]+\s*=", text), "event handler attributes are blocked by CSP"
     assert not re.search(r"\sstyle\s*=|<style", text), "inline styles are blocked by CSP"
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(config, smtp_server):
+    config["TRUSTED_PROXIES"] = 1
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    client.post(
+        "/subscribe",
+        data={"email": "proxied@example.org", "website": ""},
+        headers={"Sec-Fetch-Site": "same-origin", "X-Forwarded-For": "203.0.113.7"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    with app.app_context():
+        subscriber = db.session.scalars(select(Subscriber)).one()
+    assert subscriber.signup_ip == "203.0.113.7"
