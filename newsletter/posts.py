@@ -200,39 +200,67 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
 
 
 def parse_post(path: Path, raw: bytes, timezone: tzinfo) -> Post:
-    """Turn one file's bytes into a `Post`, or raise `PostError` saying what to fix."""
+    """Turn one file's bytes into a `Post`, or raise `PostError` naming every problem in it."""
     text = normalise_text(raw, path)
     meta, body_offset = split_front_matter(text, path)
+    reasons: list[str] = []
+
+    def read(reader, *args, default=None):
+        # Keep going after a bad value, so the author sees all of a file's problems at once.
+        try:
+            return reader(*args)
+        except PostError as error:
+            reasons.append(error.reason)
+            return default
+
+    fields = {
+        "title": read(read_title, meta, path),
+        "date": read(read_required_date, meta, path, timezone),
+        "slug": read(read_slug, meta, path),
+        "weight": read(read_int, meta.pop("weight", 0), "weight", path, default=0),
+        "draft": read(read_bool, meta.pop("draft", False), "draft", path, default=False),
+        "publish_date": read(read_optional_datetime, meta, "publishDate", path, timezone),
+        "expiry_date": read(read_optional_datetime, meta, "expiryDate", path, timezone),
+        "lastmod": read(read_optional_datetime, meta, "lastmod", path, timezone),
+        "summary_source": read_optional_str(meta.pop("summary", None)),
+        "description": read_optional_str(meta.pop("description", None)),
+        "tags": read(read_strings, meta.pop("tags", ()), "tags", path),
+        "categories": read(read_strings, meta.pop("categories", ()), "categories", path),
+        "aliases": read(read_aliases, meta.pop("aliases", ()), path),
+    }
+    if reasons:
+        raise PostError(path, " ".join(reasons))
+    return Post(path=path, params=meta, body_offset=body_offset, **fields)
+
+
+def read_title(meta: dict[str, Any], path: Path) -> str:
+    """The required title, as text."""
     title = meta.pop("title", None)
     if title is None or not str(title).strip():
         raise PostError(path, "the front matter has no 'title'. Add a line like title: 'My Essay'.")
+    return str(title).strip()
+
+
+def read_required_date(meta: dict[str, Any], path: Path, timezone: tzinfo) -> datetime:
+    """The required publication date."""
     if "date" not in meta:
         raise PostError(path, "the front matter has no 'date'. Add a line like date: 2022-02-01.")
+    return read_datetime(meta.pop("date"), "date", path, timezone)
+
+
+def read_slug(meta: dict[str, Any], path: Path) -> str:
+    """The URL name: `slug:` if given, else from the file name."""
     slug = str(meta.pop("slug", "") or slug_from_file_name(path)).strip().strip("/")
     if not _SLUG_OK.match(slug):
         raise PostError(
             path, f"the slug {slug!r} cannot be a URL name. Use letters, digits and dashes only."
         )
-    return Post(
-        path=path,
-        slug=slug,
-        title=str(title).strip(),
-        date=read_datetime(meta.pop("date"), "date", path, timezone),
-        weight=read_int(meta.pop("weight", 0), "weight", path),
-        draft=read_bool(meta.pop("draft", False), "draft", path),
-        publish_date=read_optional_datetime(meta, "publishDate", path, timezone),
-        expiry_date=read_optional_datetime(meta, "expiryDate", path, timezone),
-        lastmod=read_optional_datetime(meta, "lastmod", path, timezone),
-        summary_source=read_optional_str(meta.pop("summary", None)),
-        description=read_optional_str(meta.pop("description", None)),
-        tags=read_strings(meta.pop("tags", ()), "tags", path),
-        categories=read_strings(meta.pop("categories", ()), "categories", path),
-        aliases=tuple(
-            normalise_alias(a) for a in read_strings(meta.pop("aliases", ()), "aliases", path)
-        ),
-        params=meta,
-        body_offset=body_offset,
-    )
+    return slug
+
+
+def read_aliases(value: Any, path: Path) -> tuple[str, ...]:
+    """Old URLs of the essay, as site paths."""
+    return tuple(normalise_alias(alias) for alias in read_strings(value, "aliases", path))
 
 
 def slug_from_file_name(path: Path) -> str:

@@ -238,3 +238,11 @@ def test_a_bad_yaml_hint_is_only_given_when_it_applies():
         parse("---\ntitle: 'bad \x07 bell'\ndate: 2022-02-01\n---\nx\n")
     assert "not valid YAML" in str(control.value)
     assert "colon" not in str(control.value)
+
+
+def test_every_problem_of_a_file_is_named_at_once():
+    with pytest.raises(PostError) as caught:
+        parse("---\nweight: heavy\ntags: 3\n---\nx\n", name="many.md")
+    message = str(caught.value)
+    for reason in ("no 'title'", "no 'date'", "'weight' must be a whole number", "must be a list"):
+        assert reason in message
