@@ -62,20 +62,29 @@ _UNSURE = object()
 
 def _value(text: str) -> Any:
     """One value: a quoted string, a plain scalar or a flow list of plain scalars."""
-    if match := _SINGLE_QUOTED.fullmatch(text):
-        return match[1].replace("''", "'")
-    if match := _DOUBLE_QUOTED.fullmatch(text):
-        return match[1]
-    if match := _FLOW_LIST.fullmatch(text):
-        items = [item.strip() for item in match[1].split(",")]
-        if items == [""]:
-            return []
-        if not all(_PLAIN.fullmatch(item) for item in items):
-            return _UNSURE
-        return [_scalar(item) for item in items]
+    first = text[:1]
+    if first == "'":
+        match = _SINGLE_QUOTED.fullmatch(text)
+        return match[1].replace("''", "'") if match else _UNSURE
+    if first == '"':
+        match = _DOUBLE_QUOTED.fullmatch(text)
+        return match[1] if match else _UNSURE
+    if first == "[":
+        match = _FLOW_LIST.fullmatch(text)
+        return _flow_list(match[1]) if match else _UNSURE
     if text == "" or _PLAIN.fullmatch(text):
         return _scalar(text)
     return _UNSURE
+
+
+def _flow_list(inside: str) -> Any:
+    """The items of `[a, b]` when every one is a plain scalar."""
+    items = [item.strip() for item in inside.split(",")]
+    if items == [""]:
+        return []
+    if not all(_PLAIN.fullmatch(item) for item in items):
+        return _UNSURE
+    return [_scalar(item) for item in items]
 
 
 def _scalar(text: str) -> Any:
