@@ -27,6 +27,7 @@ _FRONT_MATTER = {
 _DATED_FILE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 _SLUG_OK = re.compile(r"^[\w.~-]+$")
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:.*$", re.MULTILINE)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_BOUNDARY = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|hr)\b[^>]*>")
@@ -129,7 +130,14 @@ class Post:
             return render_markdown(self.summary_source)
         if MORE_MARKER in self.body:
             return render_markdown(self.body.split(MORE_MARKER, 1)[0])
-        match = _FIRST_PARAGRAPH.search(self.html)
+        # The opening blocks (with the link definitions they may use) usually hold the first
+        # paragraph: the index page then needs no full render of ten essays.
+        opening = "\n\n".join(self.body.split("\n\n", 4)[:4])
+        match = None
+        if opening.count("```") % 2 == 0 and "~~~" not in opening:
+            definitions = "\n".join(_LINK_DEFINITION.findall(self.body))
+            match = _FIRST_PARAGRAPH.search(render_markdown(f"{opening}\n\n{definitions}"))
+        match = match or _FIRST_PARAGRAPH.search(self.html)
         return f"<p>{_FOOTNOTE_REF.sub('', match.group(1))}</p>" if match else ""
 
     @cached_property

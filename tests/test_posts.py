@@ -246,3 +246,18 @@ def test_every_problem_of_a_file_is_named_at_once():
     message = str(caught.value)
     for reason in ("no 'title'", "no 'date'", "'weight' must be a whole number", "must be a list"):
         assert reason in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "# A heading\n\nThe first paragraph [with a ref][r].\n\nMore.\n\n[r]: https://example.org/",
+        "```python\nx = 1\n\ny = 2\n```\n\nThe first paragraph.\n\nMore.",
+        "* * *\nThe first paragraph after a rule.\n\nMore.",
+        "- a list\n- of items\n\n> a quote\n\n| a |\n|---|\n| 1 |\n\n---\n\nThe first paragraph.",
+    ],
+)
+def test_the_summary_is_the_first_paragraph_whatever_comes_before_it(body):
+    post = parse(f"---\ntitle: T\ndate: 2022-02-01\n---\n{body}\n")
+    first = BeautifulSoup(post.html, "html.parser").find("p")
+    assert post.summary_html == str(first)
