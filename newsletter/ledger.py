@@ -131,8 +131,9 @@ def claim(
                 source,
             )
             .on_conflict_do_nothing()
+            .returning(deliveries.c.id)  # rowcount of INSERT is not reliable on every driver
         )
-        return conn.execute(statement).rowcount == 1
+        return conn.execute(statement).first() is not None
     expected = deliveries.c.status == recipient.row_status
     if recipient.row_status == DeliveryStatus.SENDING:  # --retry-uncertain: not rows in flight
         expected = and_(expected, deliveries.c.updated_at < started)
