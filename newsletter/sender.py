@@ -22,6 +22,7 @@ from .mail import new_message_id
 from .models import DeliveryStatus
 from .tokens import unsubscribe_url
 from .transport import (
+    ConnectFailure,
     PermanentFailure,
     SenderRefused,
     TemporaryFailure,
@@ -109,6 +110,7 @@ class Sender:
         self.queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max(64, options.connections))
         self.order = itertools.count()
         self.crash: Exception | None = None
+        self.connect_failures = 0  # in a row, across connections
 
     def run(self, recipients: Iterable[Recipient]) -> SendReport:
         """Send to every recipient (or until stopped); return the report."""
@@ -218,6 +220,9 @@ class Sender:
                 job.message_id,
             )
             transport.deliver(self.essay.envelope_from, recipient.email, data)
+        except ConnectFailure as failure:
+            self._temporary(job, failure.reply, retries)
+            self._unreachable(failure.reply)
         except TemporaryFailure as failure:
             self._temporary(job, failure.reply, retries)
         except PermanentFailure as failure:
@@ -231,7 +236,16 @@ class Sender:
             self._abort(failure.reply)
         else:
             self._settle(ledger.settle_sent, job)
+            self.connect_failures = 0
             self._count("sent")
+
+    def _unreachable(self, reply: str) -> None:
+        """Stop when the server cannot be reached again and again, rather than fail everyone."""
+        with self.lock:
+            self.connect_failures += 1
+            hopeless = self.connect_failures >= self.options.max_attempts
+        if hopeless:
+            self._abort(f"{reply} Nothing is lost: run the same command again once it answers.")
 
     def _temporary(self, job: _Job, reply: str, retries: list[_Job]) -> None:
         """Retry later with a doubling delay, or give up after `max_attempts` tries."""

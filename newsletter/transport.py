@@ -36,6 +36,10 @@ class TemporaryFailure(DeliveryError):
     """4xx, timeout or lost connection before the end of DATA: safe to try again later."""
 
 
+class ConnectFailure(TemporaryFailure):
+    """The server could not be reached at all."""
+
+
 class PermanentFailure(DeliveryError):
     """5xx for this recipient or message; `bounce` when the mailbox does not exist."""
 
@@ -117,7 +121,7 @@ class SMTPTransport:
                 ". Check MAIL_USERNAME and MAIL_PASSWORD."
             ) from None
         except (OSError, smtplib.SMTPException) as error:
-            raise TemporaryFailure(
+            raise ConnectFailure(
                 f"Could not connect to {s.host}:{s.port} ({error or type(error).__name__})."
             ) from None
         self.smtp = smtp
