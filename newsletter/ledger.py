@@ -25,7 +25,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import (
     Delivery,
@@ -108,7 +107,12 @@ def iter_recipients(
 
 
 def _insert(conn: Connection):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+    """The dialect's INSERT, which knows ON CONFLICT (imported here: `flask run` never needs it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def claim(
