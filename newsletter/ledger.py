@@ -8,6 +8,7 @@ its own short transaction, so a crash loses at most the one message in flight.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,11 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
+    String,
+    Text,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -106,62 +111,84 @@ def iter_recipients(
         after = rows[-1][0]
 
 
-def _insert(conn: Connection):
+def _insert(dialect: str):
     """The dialect's INSERT, which knows ON CONFLICT (imported here: `flask run` never needs it)."""
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
 
 
+# The statements run once per message are built once, with bound parameters: building a
+# SQLAlchemy expression per call cost more than the database's own work.
+_SLUG = bindparam("b_slug", type_=String)
+_SUBSCRIBER = bindparam("b_subscriber", type_=Integer)
+_NOW = bindparam("b_now", type_=deliveries.c.updated_at.type)
+_ROW = and_(deliveries.c.post_slug == _SLUG, deliveries.c.subscriber_id == _SUBSCRIBER)
+_ACTIVE = and_(subscribers.c.id == _SUBSCRIBER, subscribers.c.status == SubscriberStatus.ACTIVE)
+
+
+@functools.cache
+def _claim_new(dialect: str):
+    source = select(
+        _SLUG, bindparam("b_message_id", type_=String), _NOW,
+        literal(DeliveryStatus.SENDING), literal(1), subscribers.c.id,
+    ).where(_ACTIVE)  # fmt: skip
+    columns = ["post_slug", "message_id", "updated_at", "status", "attempts", "subscriber_id"]
+    insert = _insert(dialect)(deliveries).from_select(columns, source)
+    # RETURNING, because the rowcount of an INSERT is not reliable on every driver.
+    return insert.on_conflict_do_nothing().returning(deliveries.c.id)
+
+
+@functools.cache
+def _claim_again(status: str):
+    expected = deliveries.c.status == status
+    if status == DeliveryStatus.SENDING:  # --retry-uncertain: never a row in flight right now
+        expected = and_(expected, deliveries.c.updated_at < bindparam("b_started", type_=_NOW.type))
+    return (
+        update(deliveries)
+        .where(_ROW, expected, exists().where(_ACTIVE))
+        .values(
+            status=DeliveryStatus.SENDING,
+            attempts=deliveries.c.attempts + 1,
+            updated_at=_NOW,
+            message_id=bindparam("b_message_id", type_=String),
+        )
+    )
+
+
+_SETTLE_SENT = (
+    update(deliveries)
+    .where(_ROW)
+    .values(status=DeliveryStatus.SENT, sent_at=_NOW, updated_at=_NOW, last_error=None)
+)
+_SETTLE_FAILED = (
+    update(deliveries)
+    .where(_ROW)
+    .values(
+        status=DeliveryStatus.FAILED,
+        updated_at=_NOW,
+        last_error=bindparam("b_error", type_=Text),
+    )
+)
+
+
 def claim(
     conn: Connection, slug: str, recipient: Recipient, message_id: str, started: datetime
 ) -> bool:
     """Make this process the only sender of this essay to this reader; False if it is not."""
-    now = utcnow()
-    still_active = exists().where(
-        subscribers.c.id == recipient.subscriber_id,
-        subscribers.c.status == SubscriberStatus.ACTIVE,
-    )
+    values = {
+        "b_slug": slug,
+        "b_subscriber": recipient.subscriber_id,
+        "b_message_id": message_id,
+        "b_now": utcnow(),
+    }
     if recipient.row_status is None:
-        source = select(
-            *_values(slug, message_id, now), subscribers.c.id.label("subscriber_id")
-        ).where(subscribers.c.id == recipient.subscriber_id, still_active)
-        statement = (
-            _insert(conn)(deliveries)
-            .from_select(
-                ["post_slug", "message_id", "updated_at", "status", "attempts", "subscriber_id"],
-                source,
-            )
-            .on_conflict_do_nothing()
-            .returning(deliveries.c.id)  # rowcount of INSERT is not reliable on every driver
-        )
-        return conn.execute(statement).first() is not None
-    expected = deliveries.c.status == recipient.row_status
-    if recipient.row_status == DeliveryStatus.SENDING:  # --retry-uncertain: not rows in flight
-        expected = and_(expected, deliveries.c.updated_at < started)
-    statement = (
-        update(deliveries)
-        .where(_row(slug, recipient.subscriber_id), expected, still_active)
-        .values(
-            status=DeliveryStatus.SENDING,
-            attempts=deliveries.c.attempts + 1,
-            updated_at=now,
-            message_id=message_id,
-        )
-    )
-    return conn.execute(statement).rowcount == 1
-
-
-def _values(slug: str, message_id: str, now: datetime):
-    return (
-        literal(slug).label("post_slug"),
-        literal(message_id).label("message_id"),
-        literal(now, deliveries.c.updated_at.type).label("updated_at"),
-        literal(DeliveryStatus.SENDING).label("status"),
-        literal(1).label("attempts"),
-    )
+        return conn.execute(_claim_new(conn.dialect.name), values).first() is not None
+    if recipient.row_status == DeliveryStatus.SENDING:
+        values["b_started"] = started
+    return conn.execute(_claim_again(recipient.row_status), values).rowcount == 1
 
 
 def _row(slug: str, subscriber_id: int):
@@ -170,21 +197,14 @@ def _row(slug: str, subscriber_id: int):
 
 def settle_sent(conn: Connection, slug: str, subscriber_id: int) -> None:
     """Record that the server accepted the message."""
-    now = utcnow()
-    conn.execute(
-        update(deliveries)
-        .where(_row(slug, subscriber_id))
-        .values(status=DeliveryStatus.SENT, sent_at=now, updated_at=now, last_error=None)
-    )
+    conn.execute(_SETTLE_SENT, {"b_slug": slug, "b_subscriber": subscriber_id, "b_now": utcnow()})
 
 
 def settle_failed(conn: Connection, slug: str, subscriber_id: int, error: str) -> None:
     """Record a failure with the server's reply (a 5xx reply is never retried)."""
-    conn.execute(
-        update(deliveries)
-        .where(_row(slug, subscriber_id))
-        .values(status=DeliveryStatus.FAILED, updated_at=utcnow(), last_error=error[:2000])
-    )
+    values = {"b_slug": slug, "b_subscriber": subscriber_id, "b_now": utcnow()}
+    values["b_error"] = error[:2000]
+    conn.execute(_SETTLE_FAILED, values)
 
 
 def release(conn: Connection, slug: str, subscriber_id: int) -> None:
@@ -218,7 +238,7 @@ def count_uncertain(conn: Connection, slug: str, before: datetime) -> int:
 
 def start_mailing(conn: Connection, slug: str, title: str) -> None:
     """Mark an essay's send as under way (again, when a rerun reaches new readers)."""
-    insert = _insert(conn)(mailings).values(
+    insert = _insert(conn.dialect.name)(mailings).values(
         post_slug=slug, title=title[:500], status=MailingStatus.SENDING, started_at=utcnow()
     )
     conn.execute(
@@ -242,7 +262,7 @@ def skip_mailing(conn: Connection, slug: str, title: str) -> None:
     """Mark an essay as back catalogue that `flask send --new` must never mail."""
     now = utcnow()
     conn.execute(
-        _insert(conn)(mailings)
+        _insert(conn.dialect.name)(mailings)
         .values(
             post_slug=slug,
             title=title[:500],

@@ -8,12 +8,13 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from . import ledger
 from .emails import AddressError, EssayEmail
@@ -111,6 +112,7 @@ class Sender:
         self.order = itertools.count()
         self.crash: Exception | None = None
         self.connect_failures = 0  # in a row, across connections
+        self.local = threading.local()
 
     def run(self, recipients: Iterable[Recipient]) -> SendReport:
         """Send to every recipient (or until stopped); return the report."""
@@ -159,7 +161,8 @@ class Sender:
         transport = self.make_transport()
         retries: list[_Job] = []
         try:
-            with self.app.app_context():
+            with self.app.app_context(), self.engine.connect() as conn:
+                self.local.conn = conn  # one connection per worker: no pool checkout per row
                 while not self.stop.is_set():
                     job = self._next_job(retries)
                     if job is None:
@@ -203,7 +206,7 @@ class Sender:
         recipient = job.recipient
         if job.attempts:  # our own earlier try left the row `failed`
             recipient = Recipient(recipient.subscriber_id, recipient.email, DeliveryStatus.FAILED)
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             claimed = ledger.claim(conn, self.essay.slug, recipient, job.message_id, self.started)
         if not claimed:
             self._count("skipped")
@@ -257,15 +260,22 @@ class Sender:
         self._failed(job, f"{reply} (gave up after {job.attempts} attempts; a rerun retries)")
 
     def _failed(self, job: _Job, reason: str, bounce: bool = False) -> None:
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             ledger.settle_failed(conn, self.essay.slug, job.recipient.subscriber_id, reason)
             if bounce:
                 ledger.mark_bounced(conn, job.recipient.subscriber_id)
         self._count("failed", (job.recipient.email, reason))
 
     def _settle(self, action, job: _Job, *args) -> None:
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             action(conn, self.essay.slug, job.recipient.subscriber_id, *args)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A short transaction on this worker's own connection."""
+        conn = self.local.conn
+        with conn.begin():
+            yield conn
 
     def _count(self, outcome: str, failure: tuple[str, str] | None = None) -> None:
         with self.lock:
