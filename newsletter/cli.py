@@ -146,7 +146,8 @@ def run_send(slug: str, total: int, retry_uncertain: bool):
     started = time.monotonic()
     done = 0
     with stop_on_interrupt() as stop, click.progressbar(
-        length=total, label="Sending", show_pos=True, show_eta=True, item_show_func=str
+        length=total, label="Sending", show_pos=True, show_eta=True,
+        item_show_func=lambda rate: rate or "",
     ) as bar:  # fmt: skip
 
         def step() -> None:
