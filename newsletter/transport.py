@@ -12,11 +12,12 @@ import logging
 import re
 import smtplib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
+
+from .mail import outbox_path
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +214,7 @@ class OutboxTransport:
 
     def deliver(self, sender: str, recipient: str, data: bytes) -> None:
         """Save the message under a name that sorts by time and shows the recipient."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        name = re.sub(r"[^\w.@+-]", "_", recipient)[:80]
-        (self.directory / f"{stamp}-{name}.eml").write_bytes(data)
+        outbox_path(self.directory, [recipient]).write_bytes(data)
 
     def close(self) -> None:
         """Nothing to close."""
