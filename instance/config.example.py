@@ -2,8 +2,9 @@
 # Every key can also be set as an environment variable with a FLASK_ prefix
 # (FLASK_SITE_URL=https://essays.example.org); see the configuration table in README.md.
 
-# Required in production: python -c 'import secrets; print(secrets.token_hex(32))'
-SECRET_KEY = "replace-me"
+# Required in production; the app refuses to start with a placeholder. Make one with:
+#   python -c 'import secrets; print(secrets.token_hex(32))'
+# SECRET_KEY = "paste it here"
 
 SITE_URL = "https://essays.example.org"
 SITE_TITLE = "A Weekly Essay"

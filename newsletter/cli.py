@@ -222,8 +222,8 @@ def send_new(*, yes: bool, dry_run: bool) -> None:
     plan = mailing.plan_new()
     if plan.skip:
         click.echo(
-            f"Nothing was ever sent from this site: only the newest essay is sent; "
-            f"{len(plan.skip)} older essays are marked as back catalogue and never mailed."
+            f"{len(plan.skip)} older essays that were never sent are marked as back catalogue "
+            "and will not be mailed; `flask send SLUG` still sends one on purpose."
         )
     if not plan.send:
         click.echo("No new essay to send.")

@@ -54,6 +54,10 @@ class DefaultConfig:
     SEND_RETRY_DELAY = 5.0  # seconds before the first retry of a 4xx; doubles each attempt
 
 
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
+PLACEHOLDER_SECRET_KEYS = {DEVELOPMENT_SECRET_KEY, "replace-me", "dev", "secret", "changeme"}
+
+
 class ConfigError(RuntimeError):
     """A configuration value the app cannot start with; the message says how to fix it."""
 
@@ -61,31 +65,16 @@ class ConfigError(RuntimeError):
 def finish_config(app: Flask) -> None:
     """Derive the values that depend on others, and refuse to start on unsafe settings."""
     config = app.config
-    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.instance_path, exist_ok=True)  # a fresh clone has no instance/ yet
     config["SITE_URL"] = config["SITE_URL"].rstrip("/")
-    if not config.get("SECRET_KEY"):
-        if not (app.debug or app.testing):
-            raise ConfigError(
-                "SECRET_KEY is not set. Put SECRET_KEY = '...' in instance/config.py or export "
-                "FLASK_SECRET_KEY; make one with: python -c 'import secrets; "
-                "print(secrets.token_hex(32))'"
-            )
-        config["SECRET_KEY"] = "development-only-not-secret"
+    check_secret_key(app)
+    check_timezone(config["TIMEZONE"])
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = config.get("DATABASE_URL") or (
             "sqlite:///" + os.path.join(app.instance_path, "newsletter.sqlite3")
         )
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
-        os.makedirs(app.instance_path, exist_ok=True)  # a fresh clone has no instance/ yet
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
-    try:
-        ZoneInfo(config["TIMEZONE"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"TIMEZONE {config['TIMEZONE']!r} is not a time zone name. Use a name like "
-            "'UTC', 'Europe/Berlin' or 'America/New_York'."
-        ) from None
     config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]
     # Without an SMTP server, mail goes to instance/outbox/ instead (see mail.py).
     config["MAIL_USE_OUTBOX"] = not config.get("MAIL_SERVER")
@@ -93,3 +82,30 @@ def finish_config(app: Flask) -> None:
         config["MAIL_SUPPRESS_SEND"] = True
     else:
         config.setdefault("MAIL_SUPPRESS_SEND", False)
+
+
+def check_secret_key(app: Flask) -> None:
+    """Demand a real SECRET_KEY outside debug and tests: it signs every link in every email."""
+    key = app.config.get("SECRET_KEY")
+    if app.debug or app.testing:
+        app.config["SECRET_KEY"] = key or DEVELOPMENT_SECRET_KEY
+        return
+    how = (
+        "Put SECRET_KEY = '...' in instance/config.py or export FLASK_SECRET_KEY; make one "
+        "with: python -c 'import secrets; print(secrets.token_hex(32))'"
+    )
+    if not key:
+        raise ConfigError(f"SECRET_KEY is not set. {how}")
+    if key in PLACEHOLDER_SECRET_KEYS or len(key) < 16:
+        raise ConfigError(f"SECRET_KEY is a placeholder or too short to keep links safe. {how}")
+
+
+def check_timezone(name: str) -> None:
+    """Refuse a TIMEZONE that is not a zone name, before any post is read with it."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIMEZONE {name!r} is not a time zone name. Use a name like "
+            "'UTC', 'Europe/Berlin' or 'America/New_York'."
+        ) from None

@@ -21,7 +21,7 @@ from flask import current_app, render_template
 from markupsafe import Markup
 
 from .links import absolutize, post_url, site_url
-from .mail import from_address, site_domain
+from .mail import from_address, sender_address, site_domain
 from .plaintext import html_to_plain
 from .posts import Post
 
@@ -153,10 +153,7 @@ def shared_headers(subject: str, boundary: str) -> bytes:
 
 def envelope_sender() -> str:
     """The MAIL FROM address: the bare address of `MAIL_DEFAULT_SENDER`."""
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    if isinstance(sender, tuple | list):
-        return sender[1]
-    return parseaddr(sender)[1] or sender
+    return sender_address()
 
 
 def _qp(text: str) -> bytes:

@@ -12,10 +12,13 @@ from typing import TextIO
 from .extensions import db
 from .models import Subscriber
 from .subscribers import (
+    LEFT,
     InvalidAddress,
     SubscriberError,
     add_confirmed,
     all_subscribers,
+    find,
+    normalise_address,
     subscribe,
 )
 
@@ -90,6 +93,14 @@ def import_row(row: ImportRow, *, confirmed: bool) -> ImportResult:
     if left:
         return ImportResult(row.line, address, "skipped", f"left the old list ({left[0]})")
     try:
+        existing = find(normalise_address(address))
+        if existing is not None and existing.status in LEFT:
+            return ImportResult(
+                row.line,
+                address,
+                "skipped",
+                f"{existing.email} is {existing.status}; an import never adds it back",
+            )
         if confirmed:
             action = "kept" if add_confirmed(address, source="import") == "active" else "added"
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,8 +39,15 @@ def new_message_id() -> str:
 
 def from_address() -> tuple[str, str]:
     """The sender as (display name, address): `AUTHOR_NAME` at `MAIL_DEFAULT_SENDER`."""
-    config = current_app.config
-    return (config["AUTHOR_NAME"], config["MAIL_DEFAULT_SENDER"])
+    return (current_app.config["AUTHOR_NAME"], sender_address())
+
+
+def sender_address() -> str:
+    """The bare address of `MAIL_DEFAULT_SENDER`, which may also be "Name <addr>" or a tuple."""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    if isinstance(sender, tuple | list):
+        return sender[1]
+    return parseaddr(sender)[1] or sender
 
 
 def send_templated(to: str, subject: str, template: str, **context) -> Message:

@@ -186,15 +186,24 @@ def write_preview(slug: str, directory: Path | None = None) -> tuple[Path, Path]
 
 
 def plan_new() -> NewPlan:
-    """Published essays never sent (or interrupted), oldest first; on a site that has never
-    sent anything, only the newest, and the rest are marked as back catalogue."""
+    """Published essays never sent (or interrupted), oldest first. Essays older than the
+    newest one ever sent or marked are back catalogue; on a site that never sent anything,
+    that leaves only the newest."""
     published = get_library().rescan().published  # newest first
     with db.engine.connect() as conn:
         states = ledger.mailing_states(conn)
-    if not states:
+    known = [p.published_at for p in published if p.slug in states]
+    if not known:
         return NewPlan(send=tuple(published[:1]), skip=tuple(published[1:]))
-    unsent = [p for p in published if states.get(p.slug, MailingStatus.SENDING) == "sending"]
-    return NewPlan(send=tuple(reversed(unsent)), skip=())
+    newest_known = max(known)
+    send, skip = [], []
+    for post in published:
+        state = states.get(post.slug)
+        if state == MailingStatus.SENDING or (state is None and post.published_at > newest_known):
+            send.append(post)
+        elif state is None:
+            skip.append(post)
+    return NewPlan(send=tuple(reversed(send)), skip=tuple(skip))
 
 
 def mark_skipped(posts: tuple[Post, ...]) -> None:
@@ -215,7 +224,8 @@ def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
         lines = []
         for name in slugs:
             state = states.get(name)
-            pending = ledger.pending_count(conn, name) if state in ("sending", "done") else 0
+            in_ledger = state in (MailingStatus.SENDING, MailingStatus.DONE)
+            pending = ledger.pending_count(conn, name) if in_ledger else 0
             lines.append(
                 EssayStatus(
                     slug=name,

@@ -58,6 +58,8 @@ def normalise_address(raw: str) -> str:
         result = validate_email(
             address,
             check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"]),
+            # A non-ASCII mailbox name needs SMTPUTF8, which most servers and Flask-Mail lack.
+            allow_smtputf8=False,
         )
     except EmailNotValidError as error:
         raise InvalidAddress(f"This is not a valid email address: {error}") from None

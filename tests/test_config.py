@@ -31,3 +31,10 @@ def test_without_a_mail_server_mail_goes_to_the_outbox(config):
     app = create_app(config)
     assert app.config["MAIL_USE_OUTBOX"] is True
     assert app.config["MAIL_SUPPRESS_SEND"] is True
+
+
+@pytest.mark.parametrize("key", ["replace-me", "short"])
+def test_a_placeholder_secret_key_refuses_to_start(config, key):
+    config.update(SECRET_KEY=key, TESTING=False)
+    with pytest.raises(ConfigError, match="placeholder or too short"):
+        create_app(config)

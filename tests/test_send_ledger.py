@@ -98,7 +98,7 @@ def test_first_new_run_on_an_old_archive_sends_only_the_newest(
     write_post("draft.md", title="Draft", date="2022-02-09", draft="true")
     add_subscribers(2)
     output = send(runner, "--new", "--yes")
-    assert "4 older essays are marked as back catalogue" in output
+    assert "4 older essays that were never sent are marked as back catalogue" in output
     assert {m["Subject"] for m in smtp_server.messages} == {"Week 5"}
     with app.app_context():
         states = dict(db.session.execute(select(Mailing.post_slug, Mailing.status)).all())
@@ -119,6 +119,18 @@ def test_new_sends_every_unsent_essay_oldest_first(
     write_post("broken.md", raw="---\ntitle: x\n---\n")
     send(runner, "--new", "--yes")
     assert [m["Subject"] for m in smtp_server.messages] == ["Week 1", "Week 2", "Week 3"]
+
+
+def test_new_after_a_manual_send_never_mails_the_back_catalogue(
+    runner, smtp_server, write_post, add_subscribers
+):
+    for week in (1, 2, 3):
+        write_post(f"week-{week}.md", title=f"'Week {week}'", date=f"2022-02-0{week}")
+    add_subscribers(1)
+    send(runner, "week-3", "--yes")  # the author sent one essay by hand, never used --new
+    write_post("week-4.md", title="'Week 4'", date="2022-02-04")
+    send(runner, "--new", "--yes")
+    assert [m["Subject"] for m in smtp_server.messages] == ["Week 3", "Week 4"]
 
 
 def test_new_dry_run_records_nothing(app, runner, smtp_server, write_post, add_subscribers):

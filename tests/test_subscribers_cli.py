@@ -169,9 +169,22 @@ def test_import_keeps_active_and_never_reactivates_who_left(app, runner):
     result = runner.invoke(
         args=["subscribers", "import", str(EXPORTS / "ghost.csv"), "--confirmed"]
     )
-    assert "line 3: skipped bob@example.com: bob@example.com is unsubscribed" in result.output
+    assert (
+        "line 3: skipped bob@example.com: bob@example.com is unsubscribed; an import never"
+        in result.output
+    )
     assert "added: 0, pending: 0, kept: 1, skipped: 3." in result.output
     assert rows(app)["bob@example.com"].status == "unsubscribed"
+
+
+def test_import_without_confirmed_never_mails_who_left(app, runner, smtp_server):
+    with app.app_context():
+        subscribers.add_confirmed("bob@example.com", source="cli")
+        subscribers.remove("bob@example.com")
+    result = runner.invoke(args=["subscribers", "import", str(EXPORTS / "ghost.csv")])
+    assert "bob@example.com is unsubscribed; an import never adds it back" in result.output
+    assert rows(app)["bob@example.com"].status == "unsubscribed"
+    assert all(m["To"] != "bob@example.com" for m in smtp_server.messages)
 
 
 def test_import_of_a_file_without_an_email_column_is_an_error(app, runner, tmp_path):
