@@ -31,7 +31,7 @@ def measure(count: int, workdir: Path, seconds: int, rounds: int) -> dict[str, l
     essay_path = f"/posts/week-{count // 2}/"
     env = {
         "FLASK_POSTS_DIR": str(posts),
-        "FLASK_SECRET_KEY": "bench",
+        "FLASK_SECRET_KEY": "bench-secret-key-not-for-production",
         "FLASK_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "FLASK_SITE_URL": "https://essays.example.org",
     }

@@ -48,7 +48,7 @@ def environment(workdir: Path, port: int) -> dict[str, str]:
     return {
         **os.environ,
         "FLASK_APP": "app.py",
-        "FLASK_SECRET_KEY": "bench-secret",
+        "FLASK_SECRET_KEY": "bench-secret-key-not-for-production",
         "FLASK_SITE_URL": f"http://127.0.0.1:{port}",
         "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "FLASK_POSTS_DIR": str(posts),

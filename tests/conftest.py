@@ -74,7 +74,7 @@ def config(tmp_path: Path, posts_dir: Path, database_url: str) -> dict:
     """The test configuration; a test may change it before asking for `app`."""
     return {
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "test-secret-key-of-the-suite",
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SITE_URL": "https://essays.example.org",
         "POSTS_DIR": str(posts_dir),

@@ -59,7 +59,7 @@ def test_flask_db_upgrade_builds_the_schema_the_models_declare(app, tmp_path):
     env = {
         **os.environ,
         "FLASK_APP": "app.py",
-        "FLASK_SECRET_KEY": "migration-test",
+        "FLASK_SECRET_KEY": "migration-test-secret-key",
         "FLASK_SQLALCHEMY_DATABASE_URI": migrated,
         "FLASK_POSTS_DIR": str(tmp_path),
     }
