@@ -32,7 +32,6 @@ class DefaultConfig:
 
     # No page takes uploads: refuse request bodies over 64 KiB before anything parses them.
     MAX_CONTENT_LENGTH = 64 * 1024
-    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: cached pages stay usable
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -40,7 +39,6 @@ class DefaultConfig:
     CONFIRM_RESEND_MINUTES = 15
     SIGNUP_RATE_LIMIT = "5 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
-    RATELIMIT_HEADERS_ENABLED = False
     EMAIL_CHECK_DELIVERABILITY = False
 
     MAIL_DEFAULT_SENDER: str | None = None  # defaults to AUTHOR_EMAIL

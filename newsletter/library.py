@@ -144,7 +144,7 @@ class PostLibrary:
 
     def _build_snapshot(self) -> Snapshot:
         now = self.clock()
-        posts, problems = self._unique_posts()
+        posts, problems = self._unique_posts(now)
         every_post = tuple(sorted(posts, key=sort_key))
         published = tuple(p for p in every_post if p.is_published(now))
         by_tag: dict[str, list[Post]] = {}
@@ -168,12 +168,18 @@ class PostLibrary:
             next_change=self._next_change(every_post, now),
         )
 
-    def _unique_posts(self) -> tuple[list[Post], list[PostProblem]]:
-        """Posts with distinct slugs; a second file claiming a slug becomes a problem."""
+    def _unique_posts(self, now: datetime) -> tuple[list[Post], list[PostProblem]]:
+        """Posts with distinct slugs; a second file claiming a slug becomes a problem. A
+        published essay keeps its slug against a draft; otherwise the first file name wins."""
         posts: list[Post] = []
         problems: list[PostProblem] = []
         owners: dict[str, Post] = {}
-        for path in sorted(self._files):
+
+        def claim_order(path: str) -> tuple[bool, str]:
+            item = self._files[path][1]
+            return (not (isinstance(item, Post) and item.is_published(now)), path)
+
+        for path in sorted(self._files, key=claim_order):
             item = self._files[path][1]
             if isinstance(item, PostProblem):
                 problems.append(item)
@@ -182,7 +188,7 @@ class PostLibrary:
                     f"Post file {path}: its slug '{item.slug}' is already used by "
                     f"{owners[item.slug].path}. Give one of them another 'slug:'."
                 )
-                log.error("%s The first one is served.", message)
+                log.error("%s %s is served.", message, owners[item.slug].path)
                 problems.append(PostProblem(path, message))
             else:
                 owners[item.slug] = item

@@ -24,6 +24,7 @@ from .mail import new_message_id
 from .models import MailingStatus, utcnow
 from .posts import Post
 from .sender import Sender, SendOptions, SendReport
+from .subscribers import InvalidAddress, normalise_address
 from .tokens import unsubscribe_url
 from .transport import DeliveryError, transport_factory
 
@@ -160,6 +161,10 @@ def send_essay(
 
 def send_test(slug: str, address: str) -> None:
     """Mail one proof of an essay (drafts too), marked as a test, touching no record."""
+    try:
+        address = normalise_address(address)
+    except InvalidAddress as error:
+        raise SendError(f"The test address {address!r} cannot be used: {error}") from None
     essay = build_essay_email(find_post(slug, proof=True), test=True)
     transport = transport_factory()()
     try:

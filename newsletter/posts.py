@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import math
 import re
 import tomllib
@@ -17,6 +18,8 @@ import yaml
 
 from .frontmatter import load_front_matter
 
+log = logging.getLogger(__name__)
+
 WORDS_PER_MINUTE = 230
 MORE_MARKER = "<!--more-->"
 
@@ -27,6 +30,7 @@ _FRONT_MATTER = {
 _DATED_FILE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 _SLUG_OK = re.compile(r"^[\w.~-]+$")
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:.*$", re.MULTILINE)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -114,8 +118,14 @@ class Post:
 
     @cached_property
     def body(self) -> str:
-        """The Markdown body, read again from disk so that thousands of posts cost little memory."""
-        return normalise_text(self.path.read_bytes(), self.path)[self.body_offset :]
+        """The Markdown body, read from disk only when a page needs it, so that thousands of
+        posts cost little memory until they are read."""
+        try:
+            return normalise_text(self.path.read_bytes(), self.path)[self.body_offset :]
+        except (OSError, PostError) as error:
+            # Deleted or broken since the last scan: the next scan reports it; serve no body.
+            log.error("Post file %s could not be read again (%s).", self.path, error)
+            return ""
 
     @cached_property
     def html(self) -> str:
@@ -225,16 +235,17 @@ def parse_post(path: Path, raw: bytes, timezone: tzinfo) -> Post:
         "title": read(read_title, meta, path),
         "date": read(read_required_date, meta, path, timezone),
         "slug": read(read_slug, meta, path),
-        "weight": read(read_int, meta.pop("weight", 0), "weight", path, default=0),
-        "draft": read(read_bool, meta.pop("draft", False), "draft", path, default=False),
+        "weight": read(read_int, meta.pop("weight", None) or 0, "weight", path, default=0),
+        "draft": read(read_bool, meta.pop("draft", None) or False, "draft", path, default=False),
         "publish_date": read(read_optional_datetime, meta, "publishDate", path, timezone),
         "expiry_date": read(read_optional_datetime, meta, "expiryDate", path, timezone),
         "lastmod": read(read_optional_datetime, meta, "lastmod", path, timezone),
         "summary_source": read_optional_str(meta.pop("summary", None)),
         "description": read_optional_str(meta.pop("description", None)),
-        "tags": read(read_strings, meta.pop("tags", ()), "tags", path),
-        "categories": read(read_strings, meta.pop("categories", ()), "categories", path),
-        "aliases": read(read_aliases, meta.pop("aliases", ()), path),
+        # An empty `tags:` line loads as None in YAML, and Hugo reads it as no tags.
+        "tags": read(read_strings, meta.pop("tags", None) or (), "tags", path),
+        "categories": read(read_strings, meta.pop("categories", None) or (), "categories", path),
+        "aliases": read(read_aliases, meta.pop("aliases", None) or (), path),
     }
     if reasons:
         raise PostError(path, " ".join(reasons))
@@ -246,7 +257,9 @@ def read_title(meta: dict[str, Any], path: Path) -> str:
     title = meta.pop("title", None)
     if title is None or not str(title).strip():
         raise PostError(path, "the front matter has no 'title'. Add a line like title: 'My Essay'.")
-    return str(title).strip()
+    # One line of plain text: it becomes an email Subject, where a line break would start a
+    # new header, and feed titles, where control characters are not allowed.
+    return " ".join(_CONTROL_CHARACTERS.sub(" ", str(title)).split())
 
 
 def read_required_date(meta: dict[str, Any], path: Path, timezone: tzinfo) -> datetime:

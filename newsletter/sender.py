@@ -146,15 +146,24 @@ class Sender:
                 return
 
     def _close_queue(self, workers: int) -> None:
-        """Drop what is queued when stopping, then tell each worker there is no more."""
-        if self.stop.is_set():
-            while True:
-                try:
-                    self.queue.get_nowait()
-                except queue.Empty:
-                    break
+        """Tell each worker there is no more; when stopping, drop what is queued first."""
         for _ in range(workers):
-            self.queue.put(None)
+            while True:
+                if self.stop.is_set():
+                    self._drain_queue()  # workers may be gone: nobody else empties it
+                try:
+                    self.queue.put(None, timeout=0.2)  # wakes to notice a stop (or a crash)
+                    break
+                except queue.Full:
+                    continue
+
+    def _drain_queue(self) -> None:
+        """Drop the recipients still queued: a stopped send leaves their rows unclaimed."""
+        while True:
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                return
 
     def _work(self) -> None:
         """One connection's loop: the next due retry, else the next recipient."""

@@ -15,7 +15,7 @@ from flask import (
 from werkzeug.exceptions import NotFound
 
 from . import assets, caching, feeds
-from .library import Snapshot, current_posts
+from .library import Snapshot, current_posts, get_library
 from .posts import Post, tag_slug
 
 bp = Blueprint("web", __name__)
@@ -154,7 +154,7 @@ def not_found(error: NotFound):
 
 def local_time(moment):
     """A datetime in the site's `TIMEZONE`, for display."""
-    return moment.astimezone(current_app.extensions["post_library"].timezone)
+    return moment.astimezone(get_library().timezone)
 
 
 @bp.app_template_filter("display_date")

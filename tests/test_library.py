@@ -128,3 +128,27 @@ def test_posts_list_shows_published_scheduled_and_draft(runner, write_post):
     lines = {line.split()[1 + 2]: line.split()[0] for line in result.output.splitlines()[:3]}
     assert lines == {"live": "published", "draft": "draft", "later": "scheduled"}
     assert "1 draft, 1 published, 1 scheduled" in result.output
+
+
+def test_a_published_essay_keeps_its_slug_against_a_draft(posts_dir, write_post):
+    write_post("a-draft.md", title="Draft", date="2022-01-01", slug="same", draft="true")
+    write_post("b-live.md", title="Live", date="2022-01-02", slug="same")
+    snapshot = make_library(posts_dir).snapshot()
+    assert snapshot.by_slug["same"].title == "Live"
+    assert "a-draft.md" in snapshot.problems[0].message
+
+
+def test_empty_hugo_keys_mean_not_given(posts_dir, write_post):
+    write_post(
+        "a.md", raw="---\ntitle: A\ndate: 2022-01-01\ntags:\naliases:\ndraft:\nweight:\n---\nx"
+    )
+    snapshot = make_library(posts_dir).snapshot()
+    assert snapshot.problems == ()
+    assert snapshot.published[0].tags == ()
+
+
+def test_a_file_deleted_after_its_scan_serves_an_empty_body(posts_dir, write_post):
+    path = write_post("a.md", title="A", date="2022-01-01")
+    post = make_library(posts_dir, rescan_seconds=3600).snapshot().published[0]
+    path.unlink()
+    assert post.html == ""

@@ -261,3 +261,8 @@ def test_the_summary_is_the_first_paragraph_whatever_comes_before_it(body):
     post = parse(f"---\ntitle: T\ndate: 2022-02-01\n---\n{body}\n")
     first = BeautifulSoup(post.html, "html.parser").find("p")
     assert post.summary_html == str(first)
+
+
+def test_a_title_is_one_line_without_control_characters():
+    post = parse('---\ntitle: "Hi\\nBcc: x@example.org\\a"\ndate: 2022-02-01\n---\nx\n')
+    assert post.title == "Hi Bcc: x@example.org"
