@@ -5,11 +5,12 @@ from __future__ import annotations
 import email.policy
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from functools import partial
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -75,21 +76,37 @@ def find(address: str) -> Subscriber | None:
 
 
 def subscribe(
-    email: str, *, source: str, ip: str | None = None, user_agent: str | None = None
+    email: str,
+    *,
+    source: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    schedule: Callable[[Callable[[], None]], None] | None = None,
 ) -> SignupResult:
-    """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat."""
+    """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat.
+    `schedule` may defer the mail (the web form sends it after answering)."""
     address = normalise_address(email)
     signup = record_signup(address, source=source, ip=ip, user_agent=user_agent)
     mailed = signup.claimed or (
         signup.outcome == SubscriberStatus.PENDING and claim_confirmation(signup.subscriber_id)
     )
     if mailed:
-        try:
-            send_confirmation(signup.subscriber_id, signup.email)
-        except Exception:
-            release_confirmation(signup.subscriber_id)  # let the next attempt send it
-            raise
+        job = partial(send_claimed_confirmation, signup.subscriber_id, signup.email)
+        (schedule or _run_now)(job)
     return SignupResult(signup.subscriber_id, signup.outcome, mailed)
+
+
+def _run_now(job: Callable[[], None]) -> None:
+    job()
+
+
+def send_claimed_confirmation(subscriber_id: int, email: str) -> None:
+    """Send a claimed confirmation mail; on failure release the claim so a retry can send."""
+    try:
+        send_confirmation(subscriber_id, email)
+    except Exception:
+        release_confirmation(subscriber_id)
+        raise
 
 
 @dataclass(frozen=True)

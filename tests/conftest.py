@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 from bs4 import BeautifulSoup
+from flask.testing import FlaskClient
 
 from app import create_app
 from newsletter.extensions import db
@@ -92,6 +93,7 @@ def app(config: dict, request: pytest.FixtureRequest):
         request.getfixturevalue("smtp_server")  # its settings must be in config first
     Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     application = create_app(config)
+    application.test_client_class = ClosingClient
     with application.app_context():
         db.drop_all()
         db.create_all()
@@ -100,6 +102,14 @@ def app(config: dict, request: pytest.FixtureRequest):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+class ClosingClient(FlaskClient):
+    """Closes each response as a WSGI server does, so work scheduled for after the response
+    (the confirmation mail) runs before the test goes on."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
 
 
 @pytest.fixture
