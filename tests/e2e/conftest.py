@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-
 from conftest import RecordingHandler, SMTPServer, free_port
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from .live import REPO_ROOT, LiveSite
 from .mailbox import Mailbox

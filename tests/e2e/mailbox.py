@@ -8,7 +8,6 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from bs4 import BeautifulSoup
-
 from conftest import RecordingHandler  # tests/conftest.py: the unit tests' SMTP recorder
 
 
