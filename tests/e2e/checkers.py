@@ -76,8 +76,9 @@ def axe_violations(page: Page) -> list[str]:
     lines = []
     for violation in response["violations"]:
         for node in violation["nodes"]:
+            summary = " ".join(node.get("failureSummary", "").split())
             lines.append(
                 f"{violation['id']} ({violation['impact']}): {violation['help']}: "
-                f"{' '.join(node['target'])}: {node.get('failureSummary', '').strip()}"
+                f"{' '.join(map(str, node['target']))}: {summary}"
             )
     return lines

@@ -1,0 +1,176 @@
+"""Story 5: every kind of page is valid HTML (Nu HTML Checker) and meets WCAG 2.1 A/AA (axe-core
+in Chromium) in the light and in the dark colour scheme."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page
+
+from .checkers import axe_violations, validate_html, vnu_unavailable
+from .httpclient import HttpClient, HttpResponse, csrf_token_in
+from .live import LiveSite
+from .mailbox import Mailbox, html_part, link, list_unsubscribe_url
+
+# Pages any visitor reaches with a GET, which exist without subscriptions.
+READING_PAGES = ["home", "essay", "archive", "tags", "tag", "not-found"]
+# Pages around signing up and leaving; some are answers to a form.
+SIGNUP_PAGES = [
+    "subscribe",
+    "subscribe-invalid",
+    "check-inbox",
+    "confirm",
+    "bad-link",
+    "unsubscribe",
+    "unsubscribed",
+]
+# An address a browser's type=email accepts but the server refuses (no dot in the domain).
+REFUSED_ADDRESS = "someone@example"
+BAD_CONFIRM_PATH = "/confirm/not-a-valid-token"
+
+
+@pytest.fixture(scope="module")
+def reading_paths(site: LiveSite) -> dict[str, str]:
+    """The reading pages' paths, the essay and the tag taken from the site's own links."""
+    essay = site.get("/").soup().select_one("main article h2 a[href]")
+    tag = site.get("/tags/").soup().select_one("main a[href^='/tags/']")
+    assert essay is not None and tag is not None, "The home page or /tags/ links to nothing."
+    return {
+        "home": "/",
+        "essay": essay["href"],
+        "archive": "/archive/",
+        "tags": "/tags/",
+        "tag": tag["href"],
+        "not-found": "/no-such-page/",
+    }
+
+
+@pytest.fixture(scope="module")
+def reading_report(site, reading_paths, tmp_path_factory) -> dict[str, list[str]]:
+    """The Nu HTML Checker's errors for each reading page, as served."""
+    documents = {}
+    for name, path in reading_paths.items():
+        response = site.get(path)
+        assert response.status == (404 if name == "not-found" else 200), f"GET {path}"
+        documents[name] = response.body
+    return validate_html(documents, tmp_path_factory.mktemp("vnu-reading"))
+
+
+@dataclass(frozen=True)
+class SignupLinks:
+    """Personal links from real mails, and the sign-up pages as served (for the checker)."""
+
+    confirm: str
+    unsubscribe: str  # a reader who only looks at the page
+    unsubscribe_in_browser: str  # a reader who leaves through the browser
+    documents: dict[str, bytes]
+
+
+@pytest.fixture(scope="module")
+def signup_links(site: LiveSite, mailbox: Mailbox) -> SignupLinks:
+    """Sign up over HTTP as a browser without JavaScript would, then send an essay to readers."""
+    documents = {}
+    client = HttpClient(cookies=True)
+    form_page = expect(200, client.request(f"{site.url}/subscribe"), "GET /subscribe")
+    documents["subscribe"] = form_page.body
+    token = csrf_token_in(form_page)
+    answers = {
+        "subscribe-invalid": (REFUSED_ADDRESS, 400),
+        "check-inbox": ("s5-web@example.org", 200),
+    }
+    for name, (address, status) in answers.items():
+        form = {"csrf_token": token, "email": address}
+        response = client.request(f"{site.url}/subscribe", form=form)
+        documents[name] = expect(status, response, f"POST /subscribe {address}").body
+    confirm = link(html_part(mailbox.wait_for_one_to("s5-web@example.org")), "", "/confirm/")
+    documents["confirm"] = expect(200, site.get(urlsplit(confirm).path), confirm).body
+    documents["bad-link"] = expect(400, site.get(BAD_CONFIRM_PATH), BAD_CONFIRM_PATH).body
+
+    readers = ["s5-stays@example.org", "s5-leaves@example.org", "s5-leaves-in-browser@example.org"]
+    for reader in readers:
+        site.add_subscriber(reader)
+    site.flask("send", "--new", "--yes")
+    stays, leaves, leaves_in_browser = (
+        urlsplit(list_unsubscribe_url(mailbox.wait_for_one_to(reader))).path for reader in readers
+    )
+    documents["unsubscribe"] = expect(200, site.get(stays), stays).body
+    leaving = HttpClient(cookies=True)
+    page = expect(200, leaving.request(site.url + leaves), leaves)
+    done = leaving.request(site.url + leaves, form={"csrf_token": csrf_token_in(page)})
+    documents["unsubscribed"] = expect(200, done, f"POST {leaves}").body
+    return SignupLinks(confirm, stays, leaves_in_browser, documents)
+
+
+def expect(status: int, response: HttpResponse, what: str) -> HttpResponse:
+    """The response, after checking its status."""
+    assert response.status == status, f"{what} answered {response.status}, not {status}"
+    return response
+
+
+@pytest.fixture(scope="module")
+def signup_report(signup_links, tmp_path_factory) -> dict[str, list[str]]:
+    """The Nu HTML Checker's errors for each sign-up page, as served."""
+    return validate_html(signup_links.documents, tmp_path_factory.mktemp("vnu-signup"))
+
+
+@pytest.mark.parametrize("name", READING_PAGES + SIGNUP_PAGES)
+def test_page_is_valid_html(name: str, request: pytest.FixtureRequest):
+    reason = vnu_unavailable()
+    if reason:
+        pytest.skip(reason)
+    report = request.getfixturevalue("reading_report" if name in READING_PAGES else "signup_report")
+    assert report[name] == [], f"The Nu HTML Checker finds errors in the {name} page:\n" + (
+        "\n".join(report[name])
+    )
+
+
+@pytest.mark.parametrize("name", READING_PAGES + SIGNUP_PAGES)
+def test_page_meets_wcag_21_aa_in_light_and_dark(name, request, open_page, screenshot):
+    tab = open_page()
+    show(name, tab, request)
+    found = {}
+    for scheme in ("light", "dark"):
+        tab.emulate_media(color_scheme=scheme)
+        screenshot(tab, f"{name}-{scheme}")
+        found[scheme] = axe_violations(tab)
+    assert found == {"light": [], "dark": []}, "\n".join(
+        f"{scheme}: {line}" for scheme, lines in found.items() for line in lines
+    )
+
+
+def show(name: str, tab: Page, request: pytest.FixtureRequest) -> None:
+    """Bring the browser to the page `name`, the way a reader gets there."""
+    site: LiveSite = request.getfixturevalue("site")
+    if name in READING_PAGES:
+        tab.goto(site.url + request.getfixturevalue("reading_paths")[name])
+        return
+    links: SignupLinks = request.getfixturevalue("signup_links")
+    visits: dict[str, Callable[[], object]] = {
+        "subscribe": lambda: tab.goto(f"{site.url}/subscribe"),
+        "subscribe-invalid": lambda: submit_form(tab, site, REFUSED_ADDRESS),
+        "check-inbox": lambda: submit_form(tab, site, "s5-browser@example.org"),
+        "confirm": lambda: tab.goto(links.confirm),
+        "bad-link": lambda: tab.goto(site.url + BAD_CONFIRM_PATH),
+        "unsubscribe": lambda: tab.goto(site.url + links.unsubscribe),
+        "unsubscribed": lambda: leave(tab, site.url + links.unsubscribe_in_browser),
+    }
+    visits[name]()
+
+
+def submit_form(tab: Page, site: LiveSite, address: str) -> None:
+    """Fill the form of /subscribe and send it."""
+    tab.goto(f"{site.url}/subscribe")
+    tab.get_by_label(re.compile("email", re.IGNORECASE)).fill(address)
+    with tab.expect_navigation():
+        tab.get_by_role("button", name="Subscribe").click()
+
+
+def leave(tab: Page, unsubscribe_url: str) -> None:
+    """Open an unsubscribe link and press its button."""
+    tab.goto(unsubscribe_url)
+    with tab.expect_navigation():
+        tab.get_by_role("button", name="Unsubscribe").click()
