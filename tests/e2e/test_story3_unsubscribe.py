@@ -31,7 +31,7 @@ def test_readers_leave_in_one_click_or_by_the_footer_link(site, mailbox, open_pa
     message = mailbox.wait_for_one_to(ONE_CLICK, first.title)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     answer = HttpClient().request(list_unsubscribe_url(message), body=b"List-Unsubscribe=One-Click")
-    assert answer.status == 200
+    assert answer.status == 200, f"The one-click POST got {answer.status}:\n{answer.text[:500]}"
 
     footer_url = link(
         html_part(mailbox.wait_for_one_to(FOOTER, first.title)), "unsubscribe", "/unsubscribe/"
