@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from . import imports, subscribers
 from .library import get_library
+from .models import SubscriberStatus
 
 posts_cli = AppGroup("posts", help="Check and list the essays in POSTS_DIR.")
 subscribers_cli = AppGroup("subscribers", help="Manage the subscriber list.")
@@ -51,6 +58,100 @@ def posts_list() -> None:
 
 
 # --- flask subscribers ------------------------------------------------------------------------
+
+
+@subscribers_cli.command("list")
+@click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only this status.")
+def subscribers_list(status: str | None) -> None:
+    """Show subscribers as a table, then how many have each status."""
+    click.echo(f"{'ID':>6}  {'EMAIL':<40} {'STATUS':<12} {'SOURCE':<7} {'SINCE':<10} CONFIRMED")
+    for s in subscribers.all_subscribers(status):
+        confirmed = s.confirmed_at.date().isoformat() if s.confirmed_at else "-"
+        created = s.created_at.date().isoformat()
+        click.echo(
+            f"{s.id:>6}  {s.email:<40} {s.status:<12} {s.source:<7} {created:<10} {confirmed}"
+        )
+    totals = subscribers.counts()
+    click.echo(
+        ", ".join(f"{name}: {n}" for name, n in totals.items()) + f"; total: {sum(totals.values())}"
+    )
+
+
+@subscribers_cli.command("add")
+@click.argument("email")
+@click.option("--confirmed", is_flag=True, help="Activate now instead of mailing a confirmation.")
+def subscribers_add(email: str, confirmed: bool) -> None:
+    """Add an address; without --confirmed it gets the confirmation email, like the form."""
+    with _list_errors():
+        if confirmed:
+            done = subscribers.add_confirmed(email, source="cli")
+            click.echo(f"{email}: {'already active' if done == 'active' else 'added, active'}.")
+            return
+        result = subscribers.subscribe(email, source="cli")
+    mailed = "confirmation email sent" if result.mailed else "no email sent (sent recently)"
+    click.echo(f"{email}: {'already active' if result.outcome == 'active' else mailed}.")
+
+
+@subscribers_cli.command("remove")
+@click.argument("email")
+def subscribers_remove(email: str) -> None:
+    """Unsubscribe an address (kept as unsubscribed, so an import cannot add it back)."""
+    with _list_errors():
+        subscribers.remove(email)
+    click.echo(f"{email}: unsubscribed.")
+
+
+@subscribers_cli.command("forget")
+@click.argument("email")
+def subscribers_forget(email: str) -> None:
+    """Erase an address and everything stored about it (a GDPR erasure request)."""
+    with _list_errors():
+        subscribers.forget(email)
+    click.echo(f"{email}: erased, with its consent record and delivery history.")
+
+
+@subscribers_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--confirmed", is_flag=True, help="The addresses already opted in: activate them.")
+def subscribers_import(file: Path, confirmed: bool) -> None:
+    """Import a CSV export of Substack, Buttondown, Mailchimp, Ghost or listmonk."""
+    with _list_errors():
+        rows = imports.read_export(file)
+    results = []
+    with click.progressbar(
+        imports.import_rows(rows, confirmed=confirmed),
+        length=len(rows),
+        label=f"Importing {len(rows)} rows",
+        file=sys.stderr,
+    ) as progress:
+        results.extend(progress)
+    for result in results:
+        if result.action == "skipped":
+            click.echo(
+                f"line {result.line}: skipped {result.email or '(no address)'}: {result.reason}"
+            )
+    totals = Counter(result.action for result in results)
+    click.echo(", ".join(f"{action}: {totals[action]}" for action in IMPORT_ACTIONS) + ".")
+
+
+@subscribers_cli.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8", lazy=True), default="-")
+def subscribers_export(file) -> None:
+    """Write every subscriber with every stored field as CSV, to FILE or standard output."""
+    count = imports.write_export(file)
+    click.echo(f"Exported {count} subscribers.", err=True)
+
+
+IMPORT_ACTIONS = ("added", "pending", "kept", "skipped")
+
+
+@contextmanager
+def _list_errors() -> Iterator[None]:
+    """Turn a refused list operation into its message and exit status 1, not a traceback."""
+    try:
+        yield
+    except (subscribers.InvalidAddress, subscribers.SubscriberError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 # --- flask send / flask preview ---------------------------------------------------------------

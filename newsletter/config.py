@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
@@ -23,10 +24,14 @@ class DefaultConfig:
     POSTS_PER_PAGE = 10
     POSTS_RESCAN_SECONDS = 1.0
 
+    TRUSTED_PROXIES = 0  # reverse proxies in front of the app whose X-Forwarded-* to believe
+
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # derived from DATABASE_URL or instance/
     DATABASE_URL: str | None = None
 
+    # No page takes uploads: refuse request bodies over 64 KiB before anything parses them.
+    MAX_CONTENT_LENGTH = 64 * 1024
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: cached pages stay usable
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -67,8 +72,17 @@ def finish_config(app: Flask) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = config.get("DATABASE_URL") or (
             "sqlite:///" + os.path.join(app.instance_path, "newsletter.sqlite3")
         )
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)  # a fresh clone has no instance/ yet
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
+    try:
+        ZoneInfo(config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIMEZONE {config['TIMEZONE']!r} is not a time zone name. Use a name like "
+            "'UTC', 'Europe/Berlin' or 'America/New_York'."
+        ) from None
     config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]
     # Without an SMTP server, mail goes to instance/outbox/ instead (see mail.py).
     config["MAIL_USE_OUTBOX"] = not config.get("MAIL_SERVER")

@@ -24,6 +24,8 @@ _PLAIN = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:#\[\]{},]|:(?!\s|$)|(?<!
 _SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'")
 _DOUBLE_QUOTED = re.compile(r'"([^"\\]*)"')
 _FLOW_LIST = re.compile(r"\[([^\[\]{}'\"#]*)\]")
+# Characters YAML refuses anywhere; PyYAML must see them to say so.
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")  # YAML 1.1 reads a leading 0 as octal
 
@@ -39,6 +41,8 @@ def load_front_matter(source: str) -> Any:
 
 def _load_flat(source: str) -> dict[str, Any] | None:
     """The mapping for flat front matter, or None when PyYAML must decide."""
+    if _NON_PRINTABLE.search(source):
+        return None
     data: dict[str, Any] = {}
     for line in source.split("\n"):
         if not line.strip():
@@ -58,20 +62,29 @@ _UNSURE = object()
 
 def _value(text: str) -> Any:
     """One value: a quoted string, a plain scalar or a flow list of plain scalars."""
-    if match := _SINGLE_QUOTED.fullmatch(text):
-        return match[1].replace("''", "'")
-    if match := _DOUBLE_QUOTED.fullmatch(text):
-        return match[1]
-    if match := _FLOW_LIST.fullmatch(text):
-        items = [item.strip() for item in match[1].split(",")]
-        if items == [""]:
-            return []
-        if not all(_PLAIN.fullmatch(item) for item in items):
-            return _UNSURE
-        return [_scalar(item) for item in items]
+    first = text[:1]
+    if first == "'":
+        match = _SINGLE_QUOTED.fullmatch(text)
+        return match[1].replace("''", "'") if match else _UNSURE
+    if first == '"':
+        match = _DOUBLE_QUOTED.fullmatch(text)
+        return match[1] if match else _UNSURE
+    if first == "[":
+        match = _FLOW_LIST.fullmatch(text)
+        return _flow_list(match[1]) if match else _UNSURE
     if text == "" or _PLAIN.fullmatch(text):
         return _scalar(text)
     return _UNSURE
+
+
+def _flow_list(inside: str) -> Any:
+    """The items of `[a, b]` when every one is a plain scalar."""
+    items = [item.strip() for item in inside.split(",")]
+    if items == [""]:
+        return []
+    if not all(_PLAIN.fullmatch(item) for item in items):
+        return _UNSURE
+    return [_scalar(item) for item in items]
 
 
 def _scalar(text: str) -> Any:

@@ -164,7 +164,7 @@ class PostLibrary:
         posts: list[Post] = []
         problems: list[PostProblem] = []
         owners: dict[str, Post] = {}
-        for path in sorted(self._files):
+        for path in sorted(self._files, key=str):
             item = self._files[path][1]
             if isinstance(item, PostProblem):
                 problems.append(item)

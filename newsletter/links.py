@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from flask import current_app
 
@@ -25,12 +25,12 @@ def site_url(path: str = "/") -> str:
 
 def post_url(slug: str) -> str:
     """An essay's permalink, also its stable id in feeds."""
-    return site_url(f"/posts/{slug}/")
+    return site_url(f"/posts/{quote(slug)}/")
 
 
 def tag_url(tag_slug: str) -> str:
     """A tag page's absolute URL."""
-    return site_url(f"/tags/{tag_slug}/")
+    return site_url(f"/tags/{quote(tag_slug)}/")
 
 
 def absolutize(html: str, base_url: str) -> str:

@@ -51,8 +51,8 @@ def send_templated(to: str, subject: str, template: str, **context) -> Message:
         sender=from_address(),
         body=render_template(f"email/{template}.txt", **context),
         html=render_template(f"email/{template}.html", **context),
-        msgId=new_message_id(),
     )
+    message.msgId = new_message_id()  # Flask-Mail 0.10 takes no Message-ID argument
     mail.send(message)
     return message
 

@@ -27,8 +27,10 @@ _FRONT_MATTER = {
 _DATED_FILE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 _SLUG_OK = re.compile(r"^[\w.~-]+$")
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:.*$", re.MULTILINE)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+_BLOCK_BOUNDARY = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|hr)\b[^>]*>")
 _WORD = re.compile(r"[\w'’-]+")
 _MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
 
@@ -59,7 +61,8 @@ def render_markdown(text: str) -> str:
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, for meta descriptions and feed summaries."""
-    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
+    spaced = _BLOCK_BOUNDARY.sub(" ", fragment)  # inline tags join words, blocks separate them
+    return " ".join(html.unescape(_TAG.sub("", spaced)).split())
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,14 @@ class Post:
             return render_markdown(self.summary_source)
         if MORE_MARKER in self.body:
             return render_markdown(self.body.split(MORE_MARKER, 1)[0])
-        match = _FIRST_PARAGRAPH.search(self.html)
+        # The opening blocks (with the link definitions they may use) usually hold the first
+        # paragraph: the index page then needs no full render of ten essays.
+        opening = "\n\n".join(self.body.split("\n\n", 4)[:4])
+        match = None
+        if opening.count("```") % 2 == 0 and "~~~" not in opening:
+            definitions = "\n".join(_LINK_DEFINITION.findall(self.body))
+            match = _FIRST_PARAGRAPH.search(render_markdown(f"{opening}\n\n{definitions}"))
+        match = match or _FIRST_PARAGRAPH.search(self.html)
         return f"<p>{_FOOTNOTE_REF.sub('', match.group(1))}</p>" if match else ""
 
     @cached_property
@@ -180,11 +190,12 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         kind = "TOML" if fence == "+++" else "YAML"
         detail = " ".join(str(error).split())
-        raise PostError(
-            path,
-            f"the front matter is not valid {kind} ({detail}). Quote values that "
-            "contain a colon, like title: 'Week 4: A Title'.",
-        ) from None
+        hint = (
+            " Quote values that contain a colon, like title: 'Week 4: A Title'."
+            if "mapping values are not allowed" in detail
+            else ""
+        )
+        raise PostError(path, f"the front matter is not valid {kind} ({detail}).{hint}") from None
     except ValueError as error:  # a well-formed but impossible value, like 2022-02-30
         raise PostError(
             path, f"the front matter has an impossible value ({error}). Check its dates."
@@ -197,39 +208,67 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
 
 
 def parse_post(path: Path, raw: bytes, timezone: tzinfo) -> Post:
-    """Turn one file's bytes into a `Post`, or raise `PostError` saying what to fix."""
+    """Turn one file's bytes into a `Post`, or raise `PostError` naming every problem in it."""
     text = normalise_text(raw, path)
     meta, body_offset = split_front_matter(text, path)
+    reasons: list[str] = []
+
+    def read(reader, *args, default=None):
+        # Keep going after a bad value, so the author sees all of a file's problems at once.
+        try:
+            return reader(*args)
+        except PostError as error:
+            reasons.append(error.reason)
+            return default
+
+    fields = {
+        "title": read(read_title, meta, path),
+        "date": read(read_required_date, meta, path, timezone),
+        "slug": read(read_slug, meta, path),
+        "weight": read(read_int, meta.pop("weight", 0), "weight", path, default=0),
+        "draft": read(read_bool, meta.pop("draft", False), "draft", path, default=False),
+        "publish_date": read(read_optional_datetime, meta, "publishDate", path, timezone),
+        "expiry_date": read(read_optional_datetime, meta, "expiryDate", path, timezone),
+        "lastmod": read(read_optional_datetime, meta, "lastmod", path, timezone),
+        "summary_source": read_optional_str(meta.pop("summary", None)),
+        "description": read_optional_str(meta.pop("description", None)),
+        "tags": read(read_strings, meta.pop("tags", ()), "tags", path),
+        "categories": read(read_strings, meta.pop("categories", ()), "categories", path),
+        "aliases": read(read_aliases, meta.pop("aliases", ()), path),
+    }
+    if reasons:
+        raise PostError(path, " ".join(reasons))
+    return Post(path=path, params=meta, body_offset=body_offset, **fields)
+
+
+def read_title(meta: dict[str, Any], path: Path) -> str:
+    """The required title, as text."""
     title = meta.pop("title", None)
     if title is None or not str(title).strip():
         raise PostError(path, "the front matter has no 'title'. Add a line like title: 'My Essay'.")
+    return str(title).strip()
+
+
+def read_required_date(meta: dict[str, Any], path: Path, timezone: tzinfo) -> datetime:
+    """The required publication date."""
     if "date" not in meta:
         raise PostError(path, "the front matter has no 'date'. Add a line like date: 2022-02-01.")
+    return read_datetime(meta.pop("date"), "date", path, timezone)
+
+
+def read_slug(meta: dict[str, Any], path: Path) -> str:
+    """The URL name: `slug:` if given, else from the file name."""
     slug = str(meta.pop("slug", "") or slug_from_file_name(path)).strip().strip("/")
     if not _SLUG_OK.match(slug):
         raise PostError(
             path, f"the slug {slug!r} cannot be a URL name. Use letters, digits and dashes only."
         )
-    return Post(
-        path=path,
-        slug=slug,
-        title=str(title).strip(),
-        date=read_datetime(meta.pop("date"), "date", path, timezone),
-        weight=read_int(meta.pop("weight", 0), "weight", path),
-        draft=read_bool(meta.pop("draft", False), "draft", path),
-        publish_date=read_optional_datetime(meta, "publishDate", path, timezone),
-        expiry_date=read_optional_datetime(meta, "expiryDate", path, timezone),
-        lastmod=read_optional_datetime(meta, "lastmod", path, timezone),
-        summary_source=read_optional_str(meta.pop("summary", None)),
-        description=read_optional_str(meta.pop("description", None)),
-        tags=read_strings(meta.pop("tags", ()), "tags", path),
-        categories=read_strings(meta.pop("categories", ()), "categories", path),
-        aliases=tuple(
-            normalise_alias(a) for a in read_strings(meta.pop("aliases", ()), "aliases", path)
-        ),
-        params=meta,
-        body_offset=body_offset,
-    )
+    return slug
+
+
+def read_aliases(value: Any, path: Path) -> tuple[str, ...]:
+    """Old URLs of the essay, as site paths."""
+    return tuple(normalise_alias(alias) for alias in read_strings(value, "aliases", path))
 
 
 def slug_from_file_name(path: Path) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script anywhere and no third-party requests: everything comes from 'self'. Style
 # attributes are allowed: Markdown aligns table columns with them, and essays may carry raw HTML.
@@ -40,7 +43,11 @@ class SecurityHeadersMiddleware:
 
 
 def init_app(app: Flask) -> None:
-    """Wrap the app so that every response carries the security headers; lazy sessions."""
+    """Wrap the app so that every response carries the security headers; lazy sessions; trust
+    `TRUSTED_PROXIES` reverse proxies for the client's address (rate limits, consent record)."""
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
     app.session_interface = LazySessionInterface()
 
@@ -53,3 +60,25 @@ class LazySessionInterface(SecureCookieSessionInterface):
         if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
+
+
+def is_same_origin_post(request: Request, site_url: str) -> bool:
+    """True when the browser itself says this request comes from one of the site's own pages.
+
+    Browsers set Sec-Fetch-Site (and Origin) on every form post, and a page cannot forge
+    either: a cross-site attacker's form arrives as `cross-site` with its own Origin. This is
+    the token-free cross-origin check Go's net/http CrossOriginProtection makes; it lets the
+    shared, cached pages carry a form without a per-reader CSRF token.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return False
+    return origin.rstrip("/") in {_origin_of(site_url), _origin_of(request.host_url)}
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -3,6 +3,126 @@ subscribers.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from . import subscribers
+from .extensions import csrf, limiter
+from .forms import SubscribeForm
+from .library import current_posts
+from .links import post_url
+from .security import is_same_origin_post
+from .tokens import InvalidToken
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("signup", __name__)
+
+# RFC 8058: a mail client's one-click unsubscribe posts exactly this form field.
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+
+@bp.after_request
+def keep_private(response: Response) -> Response:
+    """Pages about one reader's address: never cached, never indexed (the form page aside)."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "signup.subscribe":
+        response.headers.setdefault("X-Robots-Tag", "noindex")
+    return response
+
+
+def signup_rate_limit() -> str:
+    """The per-IP limit on sign-up posts, read per request so tests and config can change it."""
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+@bp.get("/subscribe")
+def subscribe():
+    """The sign-up page."""
+    return render_template("subscribe.html", form=SubscribeForm())
+
+
+@bp.post("/subscribe")
+@limiter.limit(signup_rate_limit)
+@csrf.exempt  # checked below: the forms on shared pages carry no per-reader token
+def subscribe_post():
+    """Take a sign-up; the answer is the same whether the address is new, pending or active."""
+    if not is_same_origin_post(request, current_app.config["SITE_URL"]):
+        csrf.protect()  # not our own page, as far as the browser says: demand the session token
+    form = SubscribeForm(meta={"csrf": False})  # the origin or the token was checked just above
+    if form.is_bot():
+        return render_template("signup/check_inbox.html")  # look like success; record nothing
+    if not form.validate_on_submit():
+        return render_template("subscribe.html", form=form), 400
+    try:
+        subscribers.subscribe(
+            form.email.data,
+            source="web",
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
+    except OSError as error:  # SMTP down or refusing: say so, the throttle was released
+        log.error("Confirmation mail could not be sent: %s", error)
+        return render_template("signup/mail_failed.html", form=form), 503
+    return render_template("signup/check_inbox.html")
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    """Activate the subscriber named by a confirmation link, then welcome them."""
+    try:
+        subscribers.confirm(token, ip=request.remote_addr, user_agent=request.user_agent.string)
+    except InvalidToken as error:
+        return bad_link(error)
+    latest = next(iter(current_posts().published), None)
+    latest_url = post_url(latest.slug) if latest else None
+    return render_template("signup/welcome.html", latest=latest, latest_url=latest_url)
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    """Ask before unsubscribing: mail scanners open links, so a GET never changes anything."""
+    try:
+        subscriber = subscribers.unsubscriber(token)
+    except InvalidToken as error:
+        return bad_link(error)
+    return render_template("signup/unsubscribe.html", subscriber=subscriber, token=token)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # the RFC 8058 post carries no cookie and no token; people's posts are checked below
+def unsubscribe_post(token: str):
+    """Unsubscribe: a mail client's one-click post, or the button on the page above."""
+    one_click = request.form.get(ONE_CLICK[0]) == ONE_CLICK[1]
+    if not one_click:
+        csrf.protect()  # raises CSRFError, answered by csrf_failed below
+    try:
+        subscribers.unsubscribe(token)
+    except InvalidToken as error:
+        if one_click:
+            return Response(f"{error}\n", status=400, mimetype="text/plain")
+        return bad_link(error)
+    if one_click:
+        # RFC 8058: answer 200 without redirect; this response sets no cookie.
+        return Response("You are unsubscribed.\n", mimetype="text/plain")
+    return render_template("signup/unsubscribed.html")
+
+
+def bad_link(error: InvalidToken):
+    """A clear 400 page for a link that expired or was altered, with the form to start again."""
+    page = render_template("signup/bad_link.html", error=error, form=SubscribeForm(formdata=None))
+    return page, 400
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(error: CSRFError):
+    """A form post without a valid token: usually a page open for too long, or cookies off."""
+    return render_template("signup/csrf_failed.html", reason=error.description), 400
+
+
+@bp.app_errorhandler(429)
+def too_many_requests(error: Exception):
+    """A person (or a bot) posting too often: a page, not a bare error."""
+    return render_template("signup/too_many.html"), 429

@@ -5,15 +5,18 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import socket
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
+from bs4 import BeautifulSoup
 
 from app import create_app
 from newsletter.extensions import db
@@ -193,3 +196,44 @@ def smtp_server(smtp_handler: RecordingHandler, config: dict) -> Iterator[SMTPSe
     config.update(server.mail_config())
     yield server
     server.controller.stop()
+
+
+# --- the sign-up form, as a browser fills it ----------------------------------------------------
+
+
+def page(response) -> BeautifulSoup:
+    """A response's HTML, parsed as a browser would."""
+    return BeautifulSoup(response.get_data(as_text=True), "html5lib")
+
+
+def heading(response) -> str:
+    """The page's main heading, as a reader sees it."""
+    return page(response).find("h1").get_text(" ", strip=True)
+
+
+def csrf_token_from(html: str) -> str:
+    """The hidden CSRF token of the first form on a page."""
+    field = BeautifulSoup(html, "html5lib").find("input", attrs={"name": "csrf_token"})
+    assert field is not None, "the page has no form with a CSRF token"
+    return field["value"]
+
+
+@pytest.fixture
+def sign_up(client) -> Callable[..., object]:
+    """Post the sign-up form like a browser: load /subscribe for its token, then submit."""
+
+    def post(email: str, headers: dict | None = None, **fields: str):
+        token = csrf_token_from(client.get("/subscribe").get_data(as_text=True))
+        data = {"csrf_token": token, "email": email, "website": "", **fields}
+        return client.post("/subscribe", data=data, headers=headers)
+
+    return post
+
+
+def link_in(message: EmailMessage, path_prefix: str) -> str:
+    """The path of the first link in a message's text part that starts with `path_prefix`."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    for url in re.findall(r"https?://\S+", text):
+        if urlsplit(url).path.startswith(path_prefix):
+            return urlsplit(url).path
+    raise AssertionError(f"no {path_prefix} link in: {text}")

@@ -31,6 +31,7 @@ NOT_FLAT = [
     "summary: >\n  folded\n  text\n",
     "title: x\ntitle: y\n",  # a duplicate key: PyYAML decides
     "tags: ['quoted', item]\n",
+    "title: 'a bell \x07 inside'\n",  # YAML refuses control characters
 ]
 
 

@@ -223,3 +223,41 @@ def test_a_bare_date_takes_the_site_time_zone():
     assert post.date.astimezone(UTC) == datetime(2022, 1, 31, 23, tzinfo=UTC)
     assert post.date.date() == date(2022, 2, 1)
     assert post.date.utcoffset() == timezone(timedelta(hours=1)).utcoffset(None)
+
+
+def test_plain_text_summary_keeps_punctuation_next_to_links():
+    post = parse("---\ntitle: T\ndate: 2022-02-01\n---\nRead [this page](/x/). And *that*, too.\n")
+    assert post.summary_text == "Read this page. And that, too."
+
+
+def test_a_bad_yaml_hint_is_only_given_when_it_applies():
+    with pytest.raises(PostError) as colon:
+        parse("---\ntitle: Week 4: A Title\ndate: 2022-02-01\n---\nx\n")
+    assert "Quote values that contain a colon" in str(colon.value)
+    with pytest.raises(PostError) as control:
+        parse("---\ntitle: 'bad \x07 bell'\ndate: 2022-02-01\n---\nx\n")
+    assert "not valid YAML" in str(control.value)
+    assert "colon" not in str(control.value)
+
+
+def test_every_problem_of_a_file_is_named_at_once():
+    with pytest.raises(PostError) as caught:
+        parse("---\nweight: heavy\ntags: 3\n---\nx\n", name="many.md")
+    message = str(caught.value)
+    for reason in ("no 'title'", "no 'date'", "'weight' must be a whole number", "must be a list"):
+        assert reason in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "# A heading\n\nThe first paragraph [with a ref][r].\n\nMore.\n\n[r]: https://example.org/",
+        "```python\nx = 1\n\ny = 2\n```\n\nThe first paragraph.\n\nMore.",
+        "* * *\nThe first paragraph after a rule.\n\nMore.",
+        "- a list\n- of items\n\n> a quote\n\n| a |\n|---|\n| 1 |\n\n---\n\nThe first paragraph.",
+    ],
+)
+def test_the_summary_is_the_first_paragraph_whatever_comes_before_it(body):
+    post = parse(f"---\ntitle: T\ndate: 2022-02-01\n---\n{body}\n")
+    first = BeautifulSoup(post.html, "html.parser").find("p")
+    assert post.summary_html == str(first)

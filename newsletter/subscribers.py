@@ -1,0 +1,307 @@
+"""The subscription rules, without HTTP: sign up, confirm, leave, and the author's list tools."""
+
+from __future__ import annotations
+
+import email.policy
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import tokens
+from .extensions import db
+from .mail import send_templated
+from .models import Subscriber, SubscriberStatus, utcnow
+
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, minus the angle brackets
+LEFT = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+
+
+class InvalidAddress(ValueError):
+    """An address the list will not take; the message is a sentence for the form."""
+
+
+class SubscriberError(ValueError):
+    """A list operation that cannot be done; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """What a sign-up did: the form never shows it, the CLI and tests read it."""
+
+    subscriber_id: int
+    outcome: str  # "new", "pending", "active" (nothing to do) or "resubscribed"
+    mailed: bool  # False when the address is active or was mailed too recently
+
+
+def normalise_address(raw: str) -> str:
+    """The stored form of an address: trimmed, domain lower-cased and IDNA-encoded."""
+    address = (raw or "").strip()
+    if not address:
+        raise InvalidAddress("Enter your email address.")
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress("This address is longer than 254 characters; check it and retry.")
+    if any(unicodedata.category(char) == "Cc" for char in address):
+        raise InvalidAddress("This address contains a line break or a control character.")
+    if address.count("@") != 1:
+        raise InvalidAddress("An email address has exactly one @, as in name@example.org.")
+    try:
+        result = validate_email(
+            address,
+            check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"]),
+        )
+    except EmailNotValidError as error:
+        raise InvalidAddress(f"This is not a valid email address: {error}") from None
+    normalised = f"{result.local_part}@{result.ascii_domain.lower()}"
+    if len(normalised) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress("This address is longer than 254 characters; check it and retry.")
+    return normalised
+
+
+def find(address: str) -> Subscriber | None:
+    """The subscriber with this (normalised) address, compared as the unique index does."""
+    return db.session.execute(select(Subscriber).where(_same_address(address))).scalar_one_or_none()
+
+
+def subscribe(
+    email: str, *, source: str, ip: str | None = None, user_agent: str | None = None
+) -> SignupResult:
+    """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat."""
+    address = normalise_address(email)
+    signup = record_signup(address, source=source, ip=ip, user_agent=user_agent)
+    mailed = signup.claimed or (
+        signup.outcome == SubscriberStatus.PENDING and claim_confirmation(signup.subscriber_id)
+    )
+    if mailed:
+        try:
+            send_confirmation(signup.subscriber_id, signup.email)
+        except Exception:
+            release_confirmation(signup.subscriber_id)  # let the next attempt send it
+            raise
+    return SignupResult(signup.subscriber_id, signup.outcome, mailed)
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A stored sign-up as plain values; `claimed`: the confirmation mail may go out now."""
+
+    subscriber_id: int
+    email: str
+    outcome: str
+    claimed: bool
+
+
+def record_signup(address: str, *, source: str, ip: str | None, user_agent: str | None) -> Signup:
+    """Store a new pending address, or put a former reader back to pending, with the consent
+    record; a new or returning address claims its confirmation mail in the same write."""
+    consent = {
+        "source": source,
+        "signup_ip": _clip(ip, 45),
+        "signup_user_agent": _clip(user_agent, 512),
+        "confirmation_sent_at": utcnow(),
+    }
+    # Most sign-ups are new addresses: one INSERT, and the unique index catches the others.
+    try:
+        inserted = db.session.execute(
+            insert(Subscriber.__table__).values(
+                email=address, status=SubscriberStatus.PENDING, **consent
+            )
+        )
+        db.session.commit()
+        return Signup(inserted.inserted_primary_key[0], address, "new", claimed=True)
+    except IntegrityError:
+        db.session.rollback()
+    return _signup_again(address, consent)
+
+
+def _signup_again(address: str, consent: dict) -> Signup:
+    """A known address signs up again: nothing to store unless it had left the list."""
+    found = db.session.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.status).where(_same_address(address))
+    ).one()
+    if found.status not in LEFT:
+        return Signup(found.id, found.email, found.status, claimed=False)
+    back = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == found.id, Subscriber.status.in_(LEFT))
+        .values(status=SubscriberStatus.PENDING, **consent)
+    )
+    db.session.commit()
+    outcome = "resubscribed" if back.rowcount == 1 else SubscriberStatus.PENDING  # raced
+    return Signup(found.id, found.email, outcome, claimed=back.rowcount == 1)
+
+
+def _same_address(address: str):
+    """Compare addresses as the unique index does, so SQLite and PostgreSQL agree."""
+    return func.lower(Subscriber.email) == func.lower(address)
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    """A request header cut to its column's size; empty becomes None."""
+    return value[:length] if value else None
+
+
+def claim_confirmation(subscriber_id: int, now: datetime | None = None) -> bool:
+    """Reserve the right to mail this address now; one UPDATE, so concurrent posts can't race."""
+    now = now or utcnow()
+    cutoff = now - timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
+    claimed = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.status == SubscriberStatus.PENDING)
+        .where(
+            or_(
+                Subscriber.confirmation_sent_at.is_(None),
+                Subscriber.confirmation_sent_at <= cutoff,
+            )
+        )
+        .values(confirmation_sent_at=now)
+    )
+    db.session.commit()
+    return claimed.rowcount == 1
+
+
+def release_confirmation(subscriber_id: int) -> None:
+    """Undo a claim whose mail could not be sent."""
+    db.session.rollback()
+    db.session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(confirmation_sent_at=None)
+    )
+    db.session.commit()
+
+
+def send_confirmation(subscriber_id: int, email: str) -> None:
+    """The double opt-in mail: one link that proves the reader owns the address."""
+    config = current_app.config
+    send_templated(
+        email,
+        f"{config['MAIL_SUBJECT_PREFIX']}Confirm your subscription to {config['SITE_TITLE']}",
+        "confirm",
+        confirm_url=tokens.confirm_url(subscriber_id, email),
+        max_age_days=config["CONFIRM_TOKEN_MAX_AGE_DAYS"],
+    )
+
+
+def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None) -> Subscriber:
+    """Activate the subscriber a confirmation link names; opening it twice changes nothing."""
+    subscriber_id, digest = tokens.read_confirm_token(token)
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or not tokens.token_matches(digest, subscriber.email):
+        raise tokens.InvalidToken("This link is for an address that is no longer on the list.")
+    if subscriber.status in LEFT:
+        raise tokens.InvalidToken("This address left the list after the link was sent.")
+    if subscriber.status == SubscriberStatus.PENDING:
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.confirmed_at = utcnow()
+        subscriber.confirm_ip, subscriber.confirm_user_agent = _clip(ip, 45), _clip(user_agent, 512)
+        db.session.commit()
+    return subscriber
+
+
+def unsubscriber(token: str) -> Subscriber | None:
+    """The subscriber an unsubscribe link names, or None when that address is gone already."""
+    subscriber_id, digest = tokens.read_unsubscribe_token(token)
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or not tokens.token_matches(digest, subscriber.email):
+        return None  # forgotten, or the id now belongs to someone else: nothing to do
+    return subscriber
+
+
+def unsubscribe(token: str) -> Subscriber | None:
+    """Take the link's owner off the list; idempotent, and a no-op for a forgotten address."""
+    subscriber = unsubscriber(token)
+    if subscriber is not None:
+        mark_unsubscribed(subscriber)
+    return subscriber
+
+
+def mark_unsubscribed(subscriber: Subscriber) -> None:
+    """Record that the reader left, once; a second request keeps the first time."""
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = utcnow()
+        db.session.commit()
+
+
+# --- the author's tools (flask subscribers ...) -----------------------------------------------
+
+
+def add_confirmed(email: str, *, source: str) -> str:
+    """Put an address on the list as active (the author vouches for consent); says what it did."""
+    address = normalise_address(email)
+    subscriber = find(address)
+    if subscriber is not None and subscriber.status in LEFT:
+        raise SubscriberError(
+            f"{subscriber.email} is {subscriber.status}; it is not added back. The reader can "
+            "subscribe again through the form."
+        )
+    if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
+        return "active"
+    if subscriber is None:
+        subscriber = Subscriber(email=address, source=source)
+        db.session.add(subscriber)
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.confirmed_at = utcnow()
+    db.session.commit()
+    return "added"
+
+
+def remove(email: str) -> Subscriber:
+    """Unsubscribe an address on the author's request."""
+    subscriber = _existing(email)
+    mark_unsubscribed(subscriber)
+    return subscriber
+
+
+def forget(email: str) -> None:
+    """Erase an address and everything stored about it (GDPR); its deliveries go with it."""
+    subscriber = _existing(email)
+    address = subscriber.email
+    db.session.execute(delete(Subscriber).where(Subscriber.id == subscriber.id))
+    db.session.commit()
+    _forget_outbox(address)
+
+
+def _forget_outbox(address: str) -> None:
+    """Delete outbox copies of mail to the address (written when no SMTP server is set)."""
+    outbox = Path(current_app.config["OUTBOX_DIR"])
+    for path in outbox.glob("*.eml") if outbox.is_dir() else ():
+        with path.open("rb") as file:
+            headers = BytesHeaderParser(policy=email.policy.default).parse(file)
+        if any(to.lower() == address.lower() for _, to in getaddresses([headers["To"] or ""])):
+            path.unlink()
+
+
+def _existing(email: str) -> Subscriber:
+    """The subscriber with an address the author typed, or an error naming it."""
+    try:
+        address = normalise_address(email)
+    except InvalidAddress:
+        address = email.strip()  # an odd stored address must still be removable
+    subscriber = find(address)
+    if subscriber is None:
+        raise SubscriberError(f"{email.strip()} is not on the list; check the spelling.")
+    return subscriber
+
+
+def all_subscribers(status: str | None = None) -> Iterator[Subscriber]:
+    """Every subscriber, oldest first, streamed in batches so a long list stays cheap."""
+    query = select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=500)
+    if status:
+        query = query.where(Subscriber.status == status)
+    yield from db.session.execute(query).scalars()
+
+
+def counts() -> dict[str, int]:
+    """How many subscribers have each status, every status present (zero included)."""
+    rows = db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))
+    found = Counter({status: count for status, count in rows})
+    return {status: found[status] for status in SubscriberStatus.ALL}
