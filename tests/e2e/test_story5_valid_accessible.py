@@ -18,16 +18,11 @@ from .mailbox import Mailbox, html_part, link, list_unsubscribe_url
 
 # Pages any visitor reaches with a GET, which exist without subscriptions.
 READING_PAGES = ["home", "essay", "archive", "tags", "tag", "not-found"]
-# Pages around signing up and leaving; some are answers to a form.
-SIGNUP_PAGES = [
-    "subscribe",
-    "subscribe-invalid",
-    "check-inbox",
-    "confirm",
-    "bad-link",
-    "unsubscribe",
-    "unsubscribed",
-]
+# Pages around signing up; some are answers to the form.
+SIGNUP_PAGES = ["subscribe", "subscribe-invalid", "check-inbox", "confirm", "bad-link"]
+# Pages reached from the unsubscribe link of a sent essay.
+LEAVING_PAGES = ["unsubscribe", "unsubscribed"]
+ALL_PAGES = READING_PAGES + SIGNUP_PAGES + LEAVING_PAGES
 # An address a browser's type=email accepts but the server refuses (no dot in the domain).
 REFUSED_ADDRESS = "someone@example"
 BAD_CONFIRM_PATH = "/confirm/not-a-valid-token"
@@ -61,18 +56,16 @@ def reading_report(site, reading_paths, tmp_path_factory) -> dict[str, list[str]
 
 
 @dataclass(frozen=True)
-class SignupLinks:
-    """Personal links from real mails, and the sign-up pages as served (for the checker)."""
+class Served:
+    """Pages as served (for the checker), and the personal links that lead to them."""
 
-    confirm: str
-    unsubscribe: str  # a reader who only looks at the page
-    unsubscribe_in_browser: str  # a reader who leaves through the browser
     documents: dict[str, bytes]
+    links: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def signup_links(site: LiveSite, mailbox: Mailbox) -> SignupLinks:
-    """Sign up over HTTP as a browser without JavaScript would, then send an essay to readers."""
+def signup_pages(site: LiveSite, mailbox: Mailbox) -> Served:
+    """Sign up over HTTP as a browser without JavaScript does; confirm from the mail."""
     documents = {}
     client = HttpClient(cookies=True)
     form_page = expect(200, client.request(f"{site.url}/subscribe"), "GET /subscribe")
@@ -89,7 +82,12 @@ def signup_links(site: LiveSite, mailbox: Mailbox) -> SignupLinks:
     confirm = link(html_part(mailbox.wait_for_one_to("s5-web@example.org")), "", "/confirm/")
     documents["confirm"] = expect(200, site.get(urlsplit(confirm).path), confirm).body
     documents["bad-link"] = expect(400, site.get(BAD_CONFIRM_PATH), BAD_CONFIRM_PATH).body
+    return Served(documents, {"confirm": confirm})
 
+
+@pytest.fixture(scope="module")
+def leaving_pages(site: LiveSite, mailbox: Mailbox) -> Served:
+    """Send an essay to three readers; one looks at the unsubscribe page, one leaves by HTTP."""
     readers = ["s5-stays@example.org", "s5-leaves@example.org", "s5-leaves-in-browser@example.org"]
     for reader in readers:
         site.add_subscriber(reader)
@@ -97,12 +95,13 @@ def signup_links(site: LiveSite, mailbox: Mailbox) -> SignupLinks:
     stays, leaves, leaves_in_browser = (
         urlsplit(list_unsubscribe_url(mailbox.wait_for_one_to(reader))).path for reader in readers
     )
-    documents["unsubscribe"] = expect(200, site.get(stays), stays).body
-    leaving = HttpClient(cookies=True)
-    page = expect(200, leaving.request(site.url + leaves), leaves)
-    done = leaving.request(site.url + leaves, form={"csrf_token": csrf_token_in(page)})
+    documents = {"unsubscribe": expect(200, site.get(stays), stays).body}
+    client = HttpClient(cookies=True)
+    page = expect(200, client.request(site.url + leaves), leaves)
+    done = client.request(site.url + leaves, form={"csrf_token": csrf_token_in(page)})
     documents["unsubscribed"] = expect(200, done, f"POST {leaves}").body
-    return SignupLinks(confirm, stays, leaves_in_browser, documents)
+    links = {"unsubscribe": stays, "unsubscribe-in-browser": leaves_in_browser}
+    return Served(documents, links)
 
 
 def expect(status: int, response: HttpResponse, what: str) -> HttpResponse:
@@ -112,23 +111,30 @@ def expect(status: int, response: HttpResponse, what: str) -> HttpResponse:
 
 
 @pytest.fixture(scope="module")
-def signup_report(signup_links, tmp_path_factory) -> dict[str, list[str]]:
+def signup_report(signup_pages, tmp_path_factory) -> dict[str, list[str]]:
     """The Nu HTML Checker's errors for each sign-up page, as served."""
-    return validate_html(signup_links.documents, tmp_path_factory.mktemp("vnu-signup"))
+    return validate_html(signup_pages.documents, tmp_path_factory.mktemp("vnu-signup"))
 
 
-@pytest.mark.parametrize("name", READING_PAGES + SIGNUP_PAGES)
+@pytest.fixture(scope="module")
+def leaving_report(leaving_pages, tmp_path_factory) -> dict[str, list[str]]:
+    """The Nu HTML Checker's errors for the unsubscribe pages, as served."""
+    return validate_html(leaving_pages.documents, tmp_path_factory.mktemp("vnu-leaving"))
+
+
+@pytest.mark.parametrize("name", ALL_PAGES)
 def test_page_is_valid_html(name: str, request: pytest.FixtureRequest):
     reason = vnu_unavailable()
     if reason:
         pytest.skip(reason)
-    report = request.getfixturevalue("reading_report" if name in READING_PAGES else "signup_report")
+    group = "reading" if name in READING_PAGES else "signup" if name in SIGNUP_PAGES else "leaving"
+    report = request.getfixturevalue(f"{group}_report")
     assert report[name] == [], f"The Nu HTML Checker finds errors in the {name} page:\n" + (
         "\n".join(report[name])
     )
 
 
-@pytest.mark.parametrize("name", READING_PAGES + SIGNUP_PAGES)
+@pytest.mark.parametrize("name", ALL_PAGES)
 def test_page_meets_wcag_21_aa_in_light_and_dark(name, request, open_page, screenshot):
     tab = open_page()
     show(name, tab, request)
@@ -148,15 +154,21 @@ def show(name: str, tab: Page, request: pytest.FixtureRequest) -> None:
     if name in READING_PAGES:
         tab.goto(site.url + request.getfixturevalue("reading_paths")[name])
         return
-    links: SignupLinks = request.getfixturevalue("signup_links")
+
+    def signup(key: str) -> str:
+        return request.getfixturevalue("signup_pages").links[key]
+
+    def leaving(key: str) -> str:
+        return site.url + request.getfixturevalue("leaving_pages").links[key]
+
     visits: dict[str, Callable[[], object]] = {
         "subscribe": lambda: tab.goto(f"{site.url}/subscribe"),
         "subscribe-invalid": lambda: submit_form(tab, site, REFUSED_ADDRESS),
         "check-inbox": lambda: submit_form(tab, site, "s5-browser@example.org"),
-        "confirm": lambda: tab.goto(links.confirm),
+        "confirm": lambda: tab.goto(signup("confirm")),
         "bad-link": lambda: tab.goto(site.url + BAD_CONFIRM_PATH),
-        "unsubscribe": lambda: tab.goto(site.url + links.unsubscribe),
-        "unsubscribed": lambda: leave(tab, site.url + links.unsubscribe_in_browser),
+        "unsubscribe": lambda: tab.goto(leaving("unsubscribe")),
+        "unsubscribed": lambda: leave(tab, leaving("unsubscribe-in-browser")),
     }
     visits[name]()
 
