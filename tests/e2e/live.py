@@ -131,9 +131,12 @@ class LiveSite:
             )
         return result
 
-    def add_subscriber(self, address: str) -> None:
-        """Add a reader who has already agreed, as the author does from the command line."""
-        self.flask("subscribers", "add", address, "--confirmed")
+    def add_subscribers(self, *addresses: str) -> None:
+        """Add readers who already agreed, as an author moving from another service does:
+        `flask subscribers import FILE.csv --confirmed` (one command for all of them)."""
+        export = self.root / f"import-{secrets.token_hex(4)}.csv"
+        export.write_text("email\n" + "".join(f"{address}\n" for address in addresses))
+        self.flask("subscribers", "import", str(export), "--confirmed")
 
     def subscribers(self, status: str) -> set[str]:
         """The addresses `flask subscribers list --status STATUS` shows."""

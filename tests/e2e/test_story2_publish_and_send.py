@@ -34,8 +34,7 @@ def lists(site: LiveSite, path: str, permalink: str) -> bool:
 def test_new_essay_goes_online_and_reaches_every_reader_exactly_once(
     site, mailbox, open_page, screenshot
 ):
-    for reader in READERS:
-        site.add_subscriber(reader)
+    site.add_subscribers(*READERS)
     site.flask("subscribers", "add", NOT_CONFIRMED)  # pending until the reader confirms
 
     essay = site.publish("story-2-fresh", "Story 2: Written While the Site Ran", BODY)

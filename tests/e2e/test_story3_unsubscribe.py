@@ -22,8 +22,7 @@ STAYS = "s3-stays@example.org"
 
 
 def test_readers_leave_in_one_click_or_by_the_footer_link(site, mailbox, open_page, screenshot):
-    for reader in (ONE_CLICK, FOOTER, STAYS):
-        site.add_subscriber(reader)
+    site.add_subscribers(ONE_CLICK, FOOTER, STAYS)
     first = site.publish("story-3-before", "Story 3: Before Anyone Left", BODY)
     site.flask("send", "--new", "--yes")
 

@@ -89,8 +89,7 @@ def signup_pages(site: LiveSite, mailbox: Mailbox) -> Served:
 def leaving_pages(site: LiveSite, mailbox: Mailbox) -> Served:
     """Send an essay to three readers; one looks at the unsubscribe page, one leaves by HTTP."""
     readers = ["s5-stays@example.org", "s5-leaves@example.org", "s5-leaves-in-browser@example.org"]
-    for reader in readers:
-        site.add_subscriber(reader)
+    site.add_subscribers(*readers)
     site.flask("send", "--new", "--yes")
     stays, leaves, leaves_in_browser = (
         urlsplit(list_unsubscribe_url(mailbox.wait_for_one_to(reader))).path for reader in readers
