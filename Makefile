@@ -41,7 +41,7 @@ test: $(VENV)/.installed-dev $(VENV)/.vnu-$(VNU_VERSION)
 
 # The end-to-end stories alone (tests/e2e): `make e2e`, or one story: `make e2e STORY=story4`.
 e2e: $(VENV)/.installed-dev $(VENV)/.vnu-$(VNU_VERSION)
-	$(BIN)/pytest -m e2e tests/e2e $(if $(STORY),-k $(STORY))
+	$(BIN)/pytest -m e2e tests/e2e $(if $(STORY),-k '$(STORY)')
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
