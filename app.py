@@ -18,7 +18,7 @@ from newsletter import (
     web,
 )
 from newsletter.config import DefaultConfig, finish_config
-from newsletter.extensions import csrf, db, init_migrations, limiter
+from newsletter.extensions import csrf, db, init_limiter, init_migrations
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -37,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     init_migrations(app)
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     mail.init_app(app)
     library.init_app(app)
     caching.init_app(app)

@@ -3,18 +3,22 @@
 Readers and feed readers ask for the same few documents over and over, and a document only
 changes when a post file does, so each is rendered once per version of the posts folder. The
 documents hold nothing personal (no session, no per-reader token), so they can be served from
-memory and cached by browsers and proxies alike.
+memory, and cached by browsers and proxies alike.
+
+A view renders a document the first time (`DocumentCache.get`); after that,
+`CachedDocumentMiddleware` answers a plain GET for the same URL before Flask builds a request
+at all, which is what keeps a page as cheap as a static file.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Response, current_app, request
-from werkzeug.http import http_date
+from flask import Flask, Response, current_app, request
+from werkzeug.http import http_date, parse_date
 
 PAGE_CACHE_CONTROL = "public, max-age=60"
 FEED_CACHE_CONTROL = "public, max-age=300"
@@ -34,8 +38,9 @@ class DocumentCache:
     """Rendered documents of one posts version; a new version starts an empty cache."""
 
     def __init__(self) -> None:
-        self._version = ""
+        self.version = ""
         self._documents: dict[tuple, CachedDocument] = {}
+        self._by_path: dict[str, CachedDocument] = {}
 
     def get(
         self,
@@ -44,15 +49,23 @@ class DocumentCache:
         last_modified: datetime,
         mimetype: str,
         render: Callable[[], str | bytes],
+        path: str | None = None,
     ) -> CachedDocument:
-        """The cached document for `key`, rendering it the first time in this version."""
-        if version != self._version:
-            self._version, self._documents = version, {}
+        """The cached document for `key`, rendering it the first time in this version; with
+        `path`, later GETs of that exact path are answered by the middleware."""
+        if version != self.version:
+            self.version, self._documents, self._by_path = version, {}, {}
         document = self._documents.get(key)
         if document is None:
             document = make_document(render(), mimetype, last_modified)
             self._documents[key] = document
+        if path is not None:
+            self._by_path[path] = document
         return document
+
+    def lookup(self, version: str, path: str) -> CachedDocument | None:
+        """The document already rendered for `path` in this version, if any."""
+        return self._by_path.get(path) if version == self.version else None
 
 
 def make_document(body: str | bytes, mimetype: str, last_modified: datetime) -> CachedDocument:
@@ -76,16 +89,56 @@ def document_cache() -> DocumentCache:
     return current_app.extensions["document_cache"]
 
 
-def init_app(app) -> None:
-    """Give the app its document cache."""
-    app.extensions["document_cache"] = DocumentCache()
-
-
 def serve(document: CachedDocument, status: int = 200) -> Response:
-    """Send a cached document, or 304 Not Modified when the client's copy is current."""
-    environ = request.environ
-    # Most requests carry no validators: skip Werkzeug's full conditional machinery for them.
-    if status == 200 and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ):
-        response = Response(document.body, status=status, headers=list(document.headers))
-        return response.make_conditional(request)
+    """Send a cached document from a view, or 304 Not Modified when the client's is current."""
+    if status == 200 and not_modified(document, request.environ):
+        return Response(status=304, headers=list(document.headers[1:]))
     return Response(document.body, status=status, headers=list(document.headers))
+
+
+def not_modified(document: CachedDocument, environ: dict) -> bool:
+    """True when the request's validators say the client already holds this document."""
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:  # RFC 9110: If-None-Match wins over If-Modified-Since
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return document.etag in tags or "*" in tags
+    since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
+    return since is not None and int(document.last_modified.timestamp()) <= since.timestamp()
+
+
+class CachedDocumentMiddleware:
+    """Answers GET and HEAD for a URL whose document is already rendered in the current posts
+    version, straight from memory; everything else goes to Flask."""
+
+    def __init__(self, wsgi_app, cache: DocumentCache, current_version: Callable[[], str]):
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+        self.current_version = current_version
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        if method in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
+            document = self.cache.lookup(self.current_version(), environ.get("PATH_INFO", ""))
+            if document is not None:
+                return self.respond(document, environ, start_response, head=method == "HEAD")
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def respond(document: CachedDocument, environ: dict, start_response, head: bool):
+        """The 200 or 304 answer for a cached document."""
+        if not_modified(document, environ):
+            start_response("304 Not Modified", list(document.headers[1:]))
+            return []
+        headers = [*document.headers, ("Content-Length", str(len(document.body)))]
+        start_response("200 OK", headers)
+        return [] if head else [document.body]
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its document cache, and the middleware that serves from it."""
+    cache = DocumentCache()
+    app.extensions["document_cache"] = cache
+    library = app.extensions["post_library"]
+    app.wsgi_app = CachedDocumentMiddleware(
+        app.wsgi_app, cache, lambda: library.snapshot().fingerprint
+    )

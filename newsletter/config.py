@@ -48,7 +48,10 @@ class DefaultConfig:
     MAIL_UNSUBSCRIBE_MAILTO: str | None = None
     MAIL_MAX_PER_SECOND = 0  # 0: no limit
     SEND_MAX_ATTEMPTS = 3
-    SEND_BATCH_SIZE = 500
+    SEND_BATCH_SIZE = 500  # subscribers read per query while sending
+    SEND_CONNECTIONS = 2  # SMTP connections used in parallel by one send
+    SEND_TIMEOUT = 30.0  # seconds to wait for the SMTP server before calling it a failure
+    SEND_RETRY_DELAY = 5.0  # seconds before the first retry of a 4xx; doubles each attempt
 
 
 class ConfigError(RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from flask import Flask, request
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
@@ -26,10 +26,17 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-@limiter.request_filter
-def _reads_are_never_limited() -> bool:
-    """Limits guard the forms; exempting reads early keeps page and feed requests cheap."""
-    return request.method in ("GET", "HEAD", "OPTIONS")
+def init_limiter(app: Flask) -> None:
+    """Bind Flask-Limiter, checking limits only in the views decorated with one.
+
+    The app declares no default limits, so the extension's app-wide before-request hook
+    has nothing to enforce; it would still cost every page and feed request more than
+    serving the cached page does. The `@limiter.limit` decorator checks its own limit.
+    """
+    limiter.init_app(app)
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)
 
 
 @event.listens_for(Engine, "connect")

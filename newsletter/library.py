@@ -63,7 +63,7 @@ class PostLibrary:
         self.timezone = timezone
         self.rescan_seconds = rescan_seconds
         self.clock = clock
-        self._files: dict[Path, tuple[FileVersion, Post | PostProblem]] = {}
+        self._files: dict[str, tuple[FileVersion, Post | PostProblem]] = {}
         self._snapshot: Snapshot | None = None
         self._next_scan = 0.0
         self._lock = threading.Lock()
@@ -96,31 +96,40 @@ class PostLibrary:
 
     def _scan_folder(self) -> bool:
         """Parse new and changed files, forget deleted ones; True when anything changed."""
-        seen: dict[Path, FileVersion] = {}
+        # Runs every second on the request path: plain strings and tuples, no Path objects,
+        # so a sweep of 1,000 files costs a few milliseconds.
+        seen: dict[str, FileVersion] = {}
         try:
-            entries = list(os.scandir(self.posts_dir))
+            entries = os.scandir(self.posts_dir)
         except FileNotFoundError:
-            entries = []
             log.error(
                 "The posts folder %s does not exist; create it or set POSTS_DIR.", self.posts_dir
             )
-        for entry in entries:
-            if not entry.name.endswith(".md") or entry.name.startswith("."):
-                continue
-            try:
-                stat = entry.stat()
-            except FileNotFoundError:
-                continue  # deleted between listing and stat
-            seen[Path(entry.path)] = (stat.st_mtime_ns, stat.st_size)
-        changed = seen.keys() != self._files.keys()
-        for path in self._files.keys() - seen.keys():
-            del self._files[path]
+            return self._forget_missing(seen)
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".md") and not name.startswith("."):
+                    try:
+                        stat = entry.stat()
+                    except FileNotFoundError:
+                        continue  # deleted between listing and stat
+                    seen[entry.path] = (stat.st_mtime_ns, stat.st_size)
+        changed = self._forget_missing(seen)
+        files = self._files
         for path, version in seen.items():
-            known = self._files.get(path)
+            known = files.get(path)
             if known is None or known[0] != version:
-                self._files[path] = (version, self._parse(path))
+                files[path] = (version, self._parse(Path(path)))
                 changed = True
         return changed
+
+    def _forget_missing(self, seen: dict[str, FileVersion]) -> bool:
+        """Drop the files no longer on disk; True when there were any."""
+        gone = self._files.keys() - seen.keys()
+        for path in gone:
+            del self._files[path]
+        return bool(gone)
 
     def _parse(self, path: Path) -> Post | PostProblem:
         self.parse_count += 1
@@ -144,7 +153,7 @@ class PostLibrary:
             for tag in post.tags:
                 by_tag.setdefault(tag_slug(tag), []).append(post)
                 tag_names.setdefault(tag_slug(tag), tag)
-        versions = sorted((str(path), version) for path, (version, _) in self._files.items())
+        versions = sorted((path, version) for path, (version, _) in self._files.items())
         digest = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
         return Snapshot(
             published=published,
@@ -164,7 +173,7 @@ class PostLibrary:
         posts: list[Post] = []
         problems: list[PostProblem] = []
         owners: dict[str, Post] = {}
-        for path in sorted(self._files, key=str):
+        for path in sorted(self._files):
             item = self._files[path][1]
             if isinstance(item, PostProblem):
                 problems.append(item)

@@ -57,13 +57,17 @@ def send_templated(to: str, subject: str, template: str, **context) -> Message:
     return message
 
 
+def outbox_path(directory: Path, recipients: list[str]) -> Path:
+    """Where an outbox message goes: a name that sorts by time and shows the recipient."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    recipient = re.sub(r"[^\w.@+-]", "_", ",".join(recipients))[:80]
+    return directory / f"{stamp}-{recipient}.eml"
+
+
 def write_to_outbox(app: Flask, message: Message, **_extra) -> Path:
     """Save a message as an .eml file and log its links, so a fresh install works offline."""
-    outbox = Path(app.config["OUTBOX_DIR"])
-    outbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    recipient = re.sub(r"[^\w.@+-]", "_", ",".join(message.recipients))[:80]
-    path = outbox / f"{stamp}-{recipient}.eml"
+    path = outbox_path(Path(app.config["OUTBOX_DIR"]), message.recipients)
     path.write_bytes(message.as_bytes())
     links = ", ".join(dict.fromkeys(_URL.findall(message.body or ""))) or "none"
     log.warning(

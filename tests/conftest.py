@@ -237,3 +237,53 @@ def link_in(message: EmailMessage, path_prefix: str) -> str:
         if urlsplit(url).path.startswith(path_prefix):
             return urlsplit(url).path
     raise AssertionError(f"no {path_prefix} link in: {text}")
+
+
+# --- sending (issue 4) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def add_subscribers(app) -> Callable[..., list[tuple[int, str]]]:
+    """Create subscribers directly: `add_subscribers(5)` -> [(id, email), ...], active."""
+    from newsletter.models import Subscriber, utcnow
+
+    def add(count: int, *, start: int = 0, status: str = "active") -> list[tuple[int, str]]:
+        with app.app_context():
+            rows = [
+                Subscriber(
+                    email=f"reader{n}@example.com",
+                    status=status,
+                    source="cli",
+                    confirmed_at=utcnow() if status == "active" else None,
+                )
+                for n in range(start, start + count)
+            ]
+            db.session.add_all(rows)
+            db.session.commit()
+            return [(row.id, row.email) for row in rows]
+
+    return add
+
+
+@pytest.fixture
+def flask_env(config: dict, tmp_path: Path) -> Callable[..., dict[str, str]]:
+    """Environment for a real `flask` subprocess sharing this test's database, posts and SMTP
+    server: `subprocess.run([sys.executable, "-m", "flask", ...], env=flask_env())`."""
+
+    def env(**overrides) -> dict[str, str]:
+        values = {
+            "FLASK_APP": "app.py",
+            "FLASK_SECRET_KEY": config["SECRET_KEY"],
+            "FLASK_SQLALCHEMY_DATABASE_URI": config["SQLALCHEMY_DATABASE_URI"],
+            "FLASK_POSTS_DIR": config["POSTS_DIR"],
+            "FLASK_SITE_URL": config["SITE_URL"],
+            "FLASK_OUTBOX_DIR": config["OUTBOX_DIR"],
+            "FLASK_SEND_RETRY_DELAY": "0",
+        }
+        if config.get("MAIL_SERVER"):
+            values["FLASK_MAIL_SERVER"] = config["MAIL_SERVER"]
+            values["FLASK_MAIL_PORT"] = str(config["MAIL_PORT"])
+        values.update({f"FLASK_{key}": str(value) for key, value in overrides.items()})
+        return {**os.environ, **values}
+
+    return env

@@ -237,3 +237,24 @@ def test_a_changed_essay_changes_the_etag(client, essays, write_post):
     response = client.get("/archive/", headers={"If-None-Match": before})
     assert response.status_code == 200
     assert response.headers["ETag"] != before
+
+
+def test_a_rendered_page_is_served_again_without_entering_flask(app, client, essays):
+    requests_seen = []
+    app.before_request(lambda: requests_seen.append(1))
+    first = client.get("/posts/week-4/")
+    again = client.get("/posts/week-4/")
+    head = client.head("/posts/week-4/")
+    assert requests_seen == [1]  # the second GET and the HEAD never reached a view
+    assert again.data == first.data
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Content-Security-Policy"]  # security headers still added
+    assert head.status_code == 200 and head.data == b""
+    assert client.get("/posts/week-4/?utm_source=x").status_code == 200
+    assert requests_seen == [1, 1]  # a query string goes to Flask
+
+
+def test_the_fast_path_notices_a_changed_essay(client, essays, write_post):
+    client.get("/posts/week-4/")
+    write_post("2022-02-01-week-4.md", title="'Week 4: Tools, revised'", date="2022-02-01")
+    assert "Tools, revised" in client.get("/posts/week-4/").get_data(as_text=True)

@@ -1,0 +1,236 @@
+"""Sending an essay to every confirmed reader exactly once; proofs, previews and status.
+
+The rules: a real send takes only a published essay; it goes to every active subscriber who
+has no `sent` ledger row for it; a row left in `sending` by a crash is uncertain and is only
+tried again when the author asks (`retry_uncertain`); `flask send --new` never mails the back
+catalogue of a site that has never sent anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from . import ledger
+from .emails import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
+from .extensions import db
+from .library import get_library
+from .mail import new_message_id
+from .models import MailingStatus, utcnow
+from .posts import Post
+from .sender import Sender, SendOptions, SendReport
+from .tokens import unsubscribe_url
+from .transport import DeliveryError, transport_factory
+
+PREVIEW_ADDRESS = "reader@example.org"
+
+
+class SendError(Exception):
+    """A send that cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What `flask send SLUG` shows before asking for confirmation."""
+
+    post: Post
+    recipients: int
+    uncertain: int
+    html_size: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """What `flask send --new` would do: essays to send (oldest first) and to mark skipped."""
+
+    send: tuple[Post, ...]
+    skip: tuple[Post, ...]
+
+
+@dataclass(frozen=True)
+class EssayStatus:
+    """One essay's line in `flask send status`."""
+
+    slug: str
+    title: str
+    mailing: str  # never sent, sending, done, skipped
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    pending: int = 0
+
+
+def find_post(slug: str, *, proof: bool = False) -> Post:
+    """The essay to send; drafts and scheduled essays only for proofs and previews."""
+    snapshot = get_library().rescan()
+    post = snapshot.by_slug.get(slug)
+    if post is None and proof:
+        post = next((p for p in snapshot.every_post if p.slug == slug), None)
+    if post is not None:
+        return post
+    for problem in snapshot.problems:
+        if Path(problem.path).stem.endswith(slug):
+            raise SendError(f"{problem.message} Fix the file before sending it.")
+    if any(p.slug == slug for p in snapshot.every_post):
+        raise SendError(
+            f"The essay '{slug}' is not published (a draft, scheduled for later, or expired). "
+            f"Use --test ADDRESS or 'flask preview {slug}' to proof it."
+        )
+    raise SendError(f"No essay has the slug '{slug}'. 'flask posts list' shows the slugs.")
+
+
+def plan_send(slug: str, *, retry_uncertain: bool = False) -> SendPlan:
+    """Count the recipients of a send and collect warnings, sending nothing."""
+    post = find_post(slug)
+    essay = build_essay_email(post)
+    now = utcnow()
+    with db.engine.connect() as conn:
+        recipients = ledger.count_recipients(conn, slug, retry_uncertain, now)
+        uncertain = 0 if retry_uncertain else ledger.count_uncertain(conn, slug, now)
+    return SendPlan(post, recipients, uncertain, essay.html_size, tuple(warnings_for(essay)))
+
+
+def warnings_for(essay: EssayEmail) -> list[str]:
+    """Problems the author should hear about before mailing everyone."""
+    config = current_app.config
+    warnings = []
+    if essay.html_size > HTML_CLIP_BYTES:
+        warnings.append(
+            f"The HTML part is {essay.html_size // 1024} KB: Gmail clips messages over about "
+            "102 KB behind a 'View entire message' link. Consider a shorter essay or fewer images."
+        )
+    if config["MAIL_USE_OUTBOX"]:
+        warnings.append(
+            f"MAIL_SERVER is not set: messages are written to {config['OUTBOX_DIR']} instead."
+        )
+    if urlsplit(config["SITE_URL"]).hostname in ("127.0.0.1", "localhost"):
+        warnings.append(
+            f"SITE_URL is {config['SITE_URL']}: readers' links would point to this machine."
+        )
+    return warnings
+
+
+def send_options() -> SendOptions:
+    """The SEND_* and MAIL_MAX_PER_SECOND settings of the current app."""
+    config = current_app.config
+    return SendOptions(
+        connections=max(1, int(config["SEND_CONNECTIONS"])),
+        max_attempts=max(1, int(config["SEND_MAX_ATTEMPTS"])),
+        retry_delay=float(config["SEND_RETRY_DELAY"]),
+        max_per_second=float(config["MAIL_MAX_PER_SECOND"] or 0),
+    )
+
+
+def send_essay(
+    slug: str,
+    *,
+    retry_uncertain: bool = False,
+    stop: threading.Event | None = None,
+    progress: Callable[[], None] | None = None,
+) -> SendReport:
+    """Send a published essay to every active subscriber who has not had it yet."""
+    post = find_post(slug)
+    essay = build_essay_email(post)
+    started = utcnow()
+    options = send_options()
+    options.retry_uncertain = retry_uncertain
+    engine = db.engine
+    with engine.begin() as conn:
+        ledger.start_mailing(conn, slug, post.title)
+        earlier_uncertain = 0 if retry_uncertain else ledger.count_uncertain(conn, slug, started)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sender = Sender(
+        app, engine, essay, transport_factory(), options,
+        started=started, stop=stop, progress=progress,
+    )  # fmt: skip
+    batch = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
+    report = sender.run(ledger.iter_recipients(engine, slug, batch, retry_uncertain, started))
+    report.uncertain += earlier_uncertain
+    if not report.stopped and report.error is None:
+        with engine.begin() as conn:
+            ledger.finish_mailing(conn, slug)
+    return report
+
+
+def send_test(slug: str, address: str) -> None:
+    """Mail one proof of an essay (drafts too), marked as a test, touching no record."""
+    essay = build_essay_email(find_post(slug, proof=True), test=True)
+    transport = transport_factory()()
+    try:
+        data = essay.render(address, unsubscribe_url(0, address), new_message_id())
+        transport.deliver(essay.envelope_from, address, data)
+    except DeliveryError as error:
+        raise SendError(f"The test message to {address} was not sent: {error.reply}") from None
+    finally:
+        transport.close()
+
+
+def write_preview(slug: str, directory: Path | None = None) -> tuple[Path, Path]:
+    """Write the email as a reader gets it: `<slug>.eml` and `<slug>.html`."""
+    post = find_post(slug, proof=True)
+    essay = build_essay_email(post)
+    folder = Path(directory or Path(current_app.instance_path) / "preview")
+    folder.mkdir(parents=True, exist_ok=True)
+    link = unsubscribe_url(0, PREVIEW_ADDRESS)
+    eml = folder / f"{post.slug}.eml"
+    eml.write_bytes(essay.render(PREVIEW_ADDRESS, link, new_message_id()))
+    html = folder / f"{post.slug}.html"
+    html.write_text(essay.html.replace(PLACEHOLDER, link), encoding="utf-8")
+    return eml, html
+
+
+def plan_new() -> NewPlan:
+    """Published essays never sent (or interrupted), oldest first; on a site that has never
+    sent anything, only the newest, and the rest are marked as back catalogue."""
+    published = get_library().rescan().published  # newest first
+    with db.engine.connect() as conn:
+        states = ledger.mailing_states(conn)
+    if not states:
+        return NewPlan(send=tuple(published[:1]), skip=tuple(published[1:]))
+    unsent = [p for p in published if states.get(p.slug, MailingStatus.SENDING) == "sending"]
+    return NewPlan(send=tuple(reversed(unsent)), skip=())
+
+
+def mark_skipped(posts: tuple[Post, ...]) -> None:
+    """Record essays as back catalogue, so `--new` never sends them."""
+    with db.engine.begin() as conn:
+        for post in posts:
+            ledger.skip_mailing(conn, post.slug, post.title)
+
+
+def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
+    """Each essay's sends: sent, failed, uncertain (left in `sending`) and still pending."""
+    posts = get_library().rescan().every_post
+    titles = {p.slug: p.title for p in posts}
+    with db.engine.connect() as conn:
+        states = ledger.mailing_states(conn)
+        counts = ledger.delivery_counts(conn)
+        slugs = [slug] if slug else list(dict.fromkeys([p.slug for p in posts] + list(states)))
+        lines = []
+        for name in slugs:
+            state = states.get(name)
+            pending = ledger.pending_count(conn, name) if state in ("sending", "done") else 0
+            lines.append(
+                EssayStatus(
+                    slug=name,
+                    title=titles.get(name, "(essay file gone)"),
+                    mailing=state or "never sent",
+                    sent=counts.get((name, "sent"), 0),
+                    failed=counts.get((name, "failed"), 0),
+                    uncertain=counts.get((name, "sending"), 0),
+                    pending=pending,
+                )
+            )
+    return lines
+
+
+def problem_rows(slug: str) -> list[tuple[str, str, int, str]]:
+    """Failed and uncertain rows of one essay, with reasons."""
+    with db.engine.connect() as conn:
+        return ledger.problem_rows(conn, slug)
