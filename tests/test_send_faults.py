@@ -51,15 +51,24 @@ def ledger_rows(app) -> dict[str, Delivery]:
 
 
 class EveryThirdDeferred(RecordingHandler):
-    """451 on every third DATA, as a greylisting or throttling server does."""
+    """451 on every third new message, as a greylisting server does: it defers a message it
+    has not seen before and accepts the retry (so the outcome does not depend on how the
+    sender's connections interleave)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.data_calls = 0
+        self.new_messages = 0
+        self.deferred: set[str] = set()
 
     def data_reply(self, envelope):
-        self.data_calls += 1
-        return "451 4.3.0 Try again later" if self.data_calls % 3 == 0 else None
+        recipient = envelope.rcpt_tos[0]
+        if recipient in self.deferred:
+            return None
+        self.new_messages += 1
+        if self.new_messages % 3 == 0:
+            self.deferred.add(recipient)
+            return "451 4.3.0 Try again later"
+        return None
 
 
 @pytest.mark.parametrize(
