@@ -23,6 +23,7 @@ class DefaultConfig:
     FEED_ITEMS = 20
     POSTS_PER_PAGE = 10
     POSTS_RESCAN_SECONDS = 1.0
+    POSTS_CACHE = True  # keep parsed front matter in instance/ so restarts parse only changes
 
     TRUSTED_PROXIES = 0  # reverse proxies in front of the app whose X-Forwarded-* to believe
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from . import postcache
 from .posts import Post, PostError, parse_post, tag_slug
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,10 @@ class PostLibrary:
         timezone: tzinfo,
         rescan_seconds: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_path: Path | None = None,
     ) -> None:
         self.posts_dir = Path(posts_dir)
+        self.cache_path = cache_path
         self.timezone = timezone
         self.rescan_seconds = rescan_seconds
         self.clock = clock
@@ -89,10 +92,21 @@ class PostLibrary:
         return self._snapshot
 
     def _refresh(self) -> None:
+        first = self._snapshot is None
+        if first and self.cache_path is not None:
+            self._files = postcache.load(self.cache_path, self._cache_key())
+            for _version, item in self._files.values():
+                if isinstance(item, PostProblem):
+                    log.error("%s The other posts are still served.", item.message)
         changed = self._scan_folder()
-        if changed or self._snapshot is None:
+        if changed or first:
             self._snapshot = self._build_snapshot()
+            if changed and self.cache_path is not None:
+                postcache.save(self.cache_path, self._cache_key(), self._files)
         self._next_scan = time.monotonic() + self.rescan_seconds
+
+    def _cache_key(self) -> str:
+        return postcache.cache_key(self.posts_dir, self.timezone)
 
     def _scan_folder(self) -> bool:
         """Parse new and changed files, forget deleted ones; True when anything changed."""
@@ -210,8 +224,12 @@ def init_app(app) -> None:
     posts_dir = Path(app.config["POSTS_DIR"])
     if not posts_dir.is_absolute():
         posts_dir = Path(app.root_path) / posts_dir
+    cache = app.config["POSTS_CACHE"]
     app.extensions["post_library"] = PostLibrary(
-        posts_dir, ZoneInfo(app.config["TIMEZONE"]), app.config["POSTS_RESCAN_SECONDS"]
+        posts_dir,
+        ZoneInfo(app.config["TIMEZONE"]),
+        app.config["POSTS_RESCAN_SECONDS"],
+        cache_path=Path(app.instance_path) / "posts-cache.pickle" if cache else None,
     )
 
 

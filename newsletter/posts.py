@@ -90,6 +90,10 @@ class Post:
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     body_offset: int = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the front matter only (for the posts cache), never a rendered body."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
     @property
     def published_at(self) -> datetime:
         """When the essay goes public: `publishDate` if given, else `date` (as Hugo does)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from newsletter.library import PostLibrary
 
@@ -152,3 +153,34 @@ def test_a_file_deleted_after_its_scan_serves_an_empty_body(posts_dir, write_pos
     post = make_library(posts_dir, rescan_seconds=3600).snapshot().published[0]
     path.unlink()
     assert post.html == ""
+
+
+def test_a_restart_parses_only_the_files_changed_since(posts_dir, write_post, tmp_path):
+    for number in range(4):
+        write_post(f"p{number}.md", title=f"P{number}", date="2022-01-01", body="Body text.")
+    write_post("broken.md", raw="---\ntitle: x\n---\n")
+    cache = tmp_path / "posts-cache.pickle"
+    first = PostLibrary(posts_dir, UTC, rescan_seconds=0, cache_path=cache)
+    rendered = first.snapshot().published[0].html
+    assert first.parse_count == 5 and cache.exists()
+    write_post("p2.md", title="P2, revised", date="2022-01-01")
+    first.rescan()  # saves the cache again, with one post already rendered in memory
+    write_post("p3.md", title="P3, revised", date="2022-01-01")
+    restarted = PostLibrary(posts_dir, UTC, rescan_seconds=0, cache_path=cache)
+    snapshot = restarted.snapshot()
+    assert restarted.parse_count == 1  # only p3 changed since the last save
+    assert {p.title for p in snapshot.published} == {"P0", "P1", "P2, revised", "P3, revised"}
+    assert len(snapshot.problems) == 1
+    assert not any("html" in post.__dict__ for post in snapshot.published)  # bodies stay out
+    assert rendered in {post.html for post in snapshot.published}
+
+
+def test_a_damaged_or_foreign_cache_is_ignored(posts_dir, write_post, tmp_path):
+    write_post("a.md", title="A", date="2022-01-01")
+    cache = tmp_path / "posts-cache.pickle"
+    cache.write_bytes(b"not a pickle")
+    assert len(PostLibrary(posts_dir, UTC, cache_path=cache).snapshot().published) == 1
+    PostLibrary(posts_dir, UTC, cache_path=cache).snapshot()  # rewrites it
+    other_zone = PostLibrary(posts_dir, ZoneInfo("Europe/Berlin"), cache_path=cache)
+    other_zone.snapshot()
+    assert other_zone.parse_count == 1  # dates depend on the zone: nothing reused
