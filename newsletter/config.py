@@ -23,7 +23,8 @@ class DefaultConfig:
     FEED_ITEMS = 20
     POSTS_PER_PAGE = 10
     POSTS_RESCAN_SECONDS = 1.0
-    POSTS_CACHE = True  # keep parsed front matter in instance/ so restarts parse only changes
+    # Parsed front matter kept between restarts (relative to instance/; "" turns it off).
+    POSTS_CACHE = "posts-cache.pickle"
 
     TRUSTED_PROXIES = 0  # reverse proxies in front of the app whose X-Forwarded-* to believe
 

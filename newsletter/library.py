@@ -229,7 +229,7 @@ def init_app(app) -> None:
         posts_dir,
         ZoneInfo(app.config["TIMEZONE"]),
         app.config["POSTS_RESCAN_SECONDS"],
-        cache_path=Path(app.instance_path) / "posts-cache.pickle" if cache else None,
+        cache_path=Path(app.instance_path) / cache if cache else None,
     )
 
 
