@@ -220,8 +220,9 @@ def mark_skipped(posts: tuple[Post, ...]) -> None:
 
 def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
     """Each essay's sends: sent, failed, uncertain (left in `sending`) and still pending."""
-    posts = get_library().rescan().every_post
-    titles = {p.slug: p.title for p in posts}
+    snapshot = get_library().rescan()
+    titles = {p.slug: p.title for p in snapshot.every_post}
+    posts = snapshot.published  # drafts and scheduled essays have no sends to show
     with db.engine.connect() as conn:
         states = ledger.mailing_states(conn)
         counts = ledger.delivery_counts(conn)
