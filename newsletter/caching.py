@@ -34,13 +34,20 @@ class CachedDocument:
     last_modified: datetime
 
 
+@dataclass
+class _Version:
+    """The documents of one posts version: replaced whole, so a reader never mixes two."""
+
+    version: str
+    documents: dict[tuple, CachedDocument]
+    by_path: dict[str, CachedDocument]
+
+
 class DocumentCache:
     """Rendered documents of one posts version; a new version starts an empty cache."""
 
     def __init__(self) -> None:
-        self.version = ""
-        self._documents: dict[tuple, CachedDocument] = {}
-        self._by_path: dict[str, CachedDocument] = {}
+        self._current = _Version("", {}, {})
 
     def get(
         self,
@@ -53,19 +60,23 @@ class DocumentCache:
     ) -> CachedDocument:
         """The cached document for `key`, rendering it the first time in this version; with
         `path`, later GETs of that exact path are answered by the middleware."""
-        if version != self.version:
-            self.version, self._documents, self._by_path = version, {}, {}
-        document = self._documents.get(key)
+        current = self._current
+        if version != current.version:
+            current = self._current = _Version(version, {}, {})
+        document = current.documents.get(key)
         if document is None:
             document = make_document(render(), mimetype, last_modified)
-            self._documents[key] = document
+            # Stored in the version it was rendered for: if another thread moved the cache to
+            # a newer version meanwhile, this document is simply dropped with the old one.
+            current.documents[key] = document
         if path is not None:
-            self._by_path[path] = document
+            current.by_path[path] = document
         return document
 
     def lookup(self, version: str, path: str) -> CachedDocument | None:
         """The document already rendered for `path` in this version, if any."""
-        return self._by_path.get(path) if version == self.version else None
+        current = self._current
+        return current.by_path.get(path) if version == current.version else None
 
 
 def make_document(body: str | bytes, mimetype: str, last_modified: datetime) -> CachedDocument:

@@ -13,19 +13,12 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from . import postcache
-from .posts import Post, PostError, parse_post, tag_slug
+from .posts import Post, PostError, PostProblem, parse_post, tag_slug
 
 log = logging.getLogger(__name__)
 
-FileVersion = tuple[int, int]  # (mtime_ns, size)
-
-
-@dataclass(frozen=True)
-class PostProblem:
-    """A file that is not published, and the sentence that says why."""
-
-    path: Path
-    message: str
+# (mtime_ns, ctime_ns, size, inode): ctime moves on chmod, rename and restores that keep mtime.
+FileVersion = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -40,7 +33,7 @@ class Snapshot:
     aliases: dict[str, Post]
     problems: tuple[PostProblem, ...]
     fingerprint: str
-    last_modified: datetime
+    last_modified: datetime  # when this process first saw this version: HTTP Last-Modified
     next_change: datetime | None
 
 
@@ -128,7 +121,12 @@ class PostLibrary:
                         stat = entry.stat()
                     except FileNotFoundError:
                         continue  # deleted between listing and stat
-                    seen[entry.path] = (stat.st_mtime_ns, stat.st_size)
+                    seen[entry.path] = (
+                        stat.st_mtime_ns,
+                        stat.st_ctime_ns,
+                        stat.st_size,
+                        stat.st_ino,
+                    )
         changed = self._forget_missing(seen)
         files = self._files
         for path, version in seen.items():
@@ -168,7 +166,15 @@ class PostLibrary:
                 by_tag.setdefault(tag_slug(tag), []).append(post)
                 tag_names.setdefault(tag_slug(tag), tag)
         versions = sorted((path, version) for path, (version, _) in self._files.items())
-        digest = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
+        fingerprint = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
+        fingerprint = fingerprint.hexdigest()[:20]
+        previous = self._snapshot
+        # Last-Modified is when this process first saw this version of the folder, not the
+        # newest essay's date: deleting or backdating an essay must still look like a change.
+        if previous is not None and previous.fingerprint == fingerprint:
+            last_modified = previous.last_modified
+        else:
+            last_modified = now.astimezone(UTC).replace(microsecond=0)
         return Snapshot(
             published=published,
             every_post=every_post,
@@ -177,8 +183,8 @@ class PostLibrary:
             tag_names=tag_names,
             aliases={alias: p for p in published for alias in p.aliases},
             problems=tuple(sorted(problems, key=lambda problem: str(problem.path))),
-            fingerprint=digest.hexdigest()[:20],
-            last_modified=max((p.updated_at for p in published), default=now).astimezone(UTC),
+            fingerprint=fingerprint,
+            last_modified=last_modified,
             next_change=self._next_change(every_post, now),
         )
 

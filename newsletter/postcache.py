@@ -14,17 +14,22 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from . import frontmatter, posts
+import yaml
+
+from .posts import Post, PostProblem
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 
 
 def cache_key(posts_dir: Path, timezone: object) -> str:
-    """What the cached values depend on: the folder, the time zone and the parser's code."""
-    code = b"".join(Path(module.__file__).read_bytes() for module in (posts, frontmatter))
-    return f"{FORMAT}:{posts_dir}:{timezone}:{hashlib.sha1(code).hexdigest()}"
+    """What the cached values depend on: the folder, the time zone, PyYAML and our code."""
+    here = Path(__file__).parent
+    modules = ("posts.py", "frontmatter.py", "library.py", "postcache.py")
+    code = b"".join((here / name).read_bytes() for name in modules)
+    digest = hashlib.sha1(code).hexdigest()
+    return f"{FORMAT}:{posts_dir}:{timezone}:{yaml.__version__}:{digest}"
 
 
 def load(path: Path, key: str) -> dict[str, Any]:
@@ -37,7 +42,22 @@ def load(path: Path, key: str) -> dict[str, Any]:
     except Exception as error:  # a torn or foreign file: start from scratch
         log.info("Ignoring the posts cache %s (%s).", path, error)
         return {}
-    return files if saved_key == key and isinstance(files, dict) else {}
+    if saved_key != key or not isinstance(files, dict) or not all(map(_entry_ok, files.items())):
+        return {}
+    return files
+
+
+def _entry_ok(entry: Any) -> bool:
+    """One cached file: (path, ((mtime, ctime, size, inode), Post or PostProblem))."""
+    path, value = entry
+    return (
+        isinstance(path, str)
+        and isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], tuple)
+        and len(value[0]) == 4
+        and isinstance(value[1], Post | PostProblem)
+    )
 
 
 def save(path: Path, key: str, files: dict[str, Any]) -> None:

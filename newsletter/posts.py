@@ -55,6 +55,14 @@ class PostError(ValueError):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class PostProblem:
+    """A file that is not published, and the sentence that says why."""
+
+    path: Path
+    message: str
+
+
 def render_markdown(text: str) -> str:
     """Render Markdown as the site does: tables, footnotes, highlighted code, smart quotes."""
     # A Markdown instance keeps state between documents, so each call gets a fresh one.

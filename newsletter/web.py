@@ -43,8 +43,9 @@ def render_page(template: str, **context) -> str:
 @bp.get("/page/<int:page>/")
 def index(page: int = 1):
     """The latest essays, newest first, a page at a time."""
-    if page == 1 and request.path != "/":
-        return redirect(url_for("web.index"), 301)
+    canonical = url_for("web.index", page=page) if page > 1 else url_for("web.index")
+    if request.path != canonical:  # /page/1/ and /page/02/ share a cached page: one URL each
+        return redirect(canonical, 301)
     return cached(("index", page), lambda snapshot: render_index(snapshot, page))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
@@ -258,3 +259,19 @@ def test_the_fast_path_notices_a_changed_essay(client, essays, write_post):
     client.get("/posts/week-4/")
     write_post("2022-02-01-week-4.md", title="'Week 4: Tools, revised'", date="2022-02-01")
     assert "Tools, revised" in client.get("/posts/week-4/").get_data(as_text=True)
+
+
+def test_page_numbers_have_one_url_each(client, essays, app):
+    app.config["POSTS_PER_PAGE"] = 2
+    assert client.get("/page/02/").headers["Location"].endswith("/page/2/")
+    soup = page(client, "/page/2/")
+    assert soup.find("link", rel="canonical")["href"].endswith("/page/2/")
+
+
+def test_deleting_the_newest_essay_is_not_answered_with_304_by_date(client, essays, posts_dir, app):
+    first = client.get("/feed.xml")
+    (posts_dir / "2023-01-03-week-6.md").unlink()
+    app.extensions["post_library"].clock = lambda: datetime.now(UTC) + timedelta(seconds=2)
+    again = client.get("/feed.xml", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert again.status_code == 200
+    assert "Week 6" not in again.get_data(as_text=True)
