@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +12,7 @@ from flask import Flask, current_app, render_template
 from flask_mail import Message, email_dispatched
 
 from .extensions import mail
+from .transport import DeliveryError, SMTPSettings, SMTPTransport, outbox_path
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,31 @@ def send_templated(to: str, subject: str, template: str, **context) -> Message:
         html=render_template(f"email/{template}.html", **context),
     )
     message.msgId = new_message_id()  # Flask-Mail 0.10 takes no Message-ID argument
-    mail.send(message)
+    deliver(message)
     return message
 
 
-def outbox_path(directory: Path, recipients: list[str]) -> Path:
-    """Where an outbox message goes: a name that sorts by time and shows the recipient."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    recipient = re.sub(r"[^\w.@+-]", "_", ",".join(recipients))[:80]
-    return directory / f"{stamp}-{recipient}.eml"
+class MailNotSent(OSError):
+    """The SMTP server refused a message, or could not be reached in time."""
+
+
+def deliver(message: Message) -> None:
+    """Send one message: through Flask-Mail to the outbox when there is no MAIL_SERVER, else
+    over SMTP with SEND_TIMEOUT (Flask-Mail's own connection waits for ever on a stuck
+    server, which would hold a web worker)."""
+    config = current_app.config
+    if config["MAIL_USE_OUTBOX"] or config.get("MAIL_SUPPRESS_SEND"):
+        mail.send(message)  # suppressed: the email_dispatched signal writes the outbox file
+        return
+    transport = SMTPTransport(SMTPSettings.from_app())
+    data = re.sub(rb"\r?\n", b"\r\n", message.as_bytes())  # SMTP wants CRLF line ends
+    try:
+        for recipient in message.send_to:
+            transport.deliver(sender_address(), recipient, data)
+    except DeliveryError as error:
+        raise MailNotSent(error.reply) from None
+    finally:
+        transport.close()
 
 
 def write_to_outbox(app: Flask, message: Message, **_extra) -> Path:

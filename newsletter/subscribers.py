@@ -104,7 +104,7 @@ def send_claimed_confirmation(subscriber_id: int, email: str) -> None:
     """Send a claimed confirmation mail; on failure release the claim so a retry can send."""
     try:
         send_confirmation(subscriber_id, email)
-    except Exception:
+    except BaseException:  # even a worker being stopped mid-send must not keep the claim
         release_confirmation(subscriber_id)
         raise
 

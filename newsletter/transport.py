@@ -12,12 +12,11 @@ import logging
 import re
 import smtplib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
-
-from .mail import outbox_path
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +202,14 @@ class SMTPTransport:
                 smtp.close()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def outbox_path(directory: Path, recipients: list[str]) -> Path:
+    """Where an outbox message goes: a name that sorts by time and shows the recipient."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    recipient = re.sub(r"[^\w.@+-]", "_", ",".join(recipients))[:80]
+    return directory / f"{stamp}-{recipient}.eml"
 
 
 class OutboxTransport:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from conftest import RecordingHandler, csrf_token_from, heading, link_in, page
+from conftest import ClosingClient, RecordingHandler, csrf_token_from, heading, link_in, page
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app import create_app
@@ -368,3 +370,41 @@ def test_the_answer_comes_before_the_confirmation_mail(app, client, smtp_server)
     assert smtp_server.messages == []  # nothing sent while the page is on its way
     response.close()  # what the WSGI server does once the page is sent
     assert len(smtp_server.handler.wait_for(1)) == 1
+
+
+class StuckHandler(RecordingHandler):
+    """A mail server that accepts the connection and then never answers DATA."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+        return "451 4.3.0 Too late"
+
+
+class TestWhenTheMailServerHangs:
+    @pytest.fixture
+    def smtp_handler(self):
+        handler = StuckHandler()
+        yield handler
+        handler.release.set()
+
+    def test_the_confirmation_gives_up_after_send_timeout_and_frees_the_address(
+        self, config, smtp_server, caplog
+    ):
+        config["SEND_TIMEOUT"] = 0.5
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+        app.test_client_class = ClosingClient
+        response = app.test_client().post(
+            "/subscribe",
+            data={"email": "reader@example.org", "website": ""},
+            headers={"Sec-Fetch-Site": "same-origin"},
+        )
+        assert response.status_code == 200
+        assert "could not be sent" in caplog.text
+        with app.app_context():
+            assert subscribers.find("reader@example.org").confirmation_sent_at is None
