@@ -50,6 +50,7 @@ def index(page: int = 1):
 
 
 def render_index(snapshot: Snapshot, page: int) -> str:
+    """One page of the home page's list; 404 past the last page."""
     per_page = max(1, int(current_app.config["POSTS_PER_PAGE"]))
     pages = max(1, -(-len(snapshot.published) // per_page))
     if page < 1 or page > pages:
@@ -65,6 +66,7 @@ def post(slug: str):
 
 
 def render_post(snapshot: Snapshot, slug: str) -> str:
+    """The essay page with its older and newer neighbours; 404 for an unpublished slug."""
     essay = snapshot.by_slug.get(slug)
     if essay is None:
         abort(404)
@@ -116,6 +118,7 @@ def tag(tag: str):
 
 
 def render_tag(snapshot: Snapshot, tag: str) -> str:
+    """A tag's page; 404 for a tag no published essay has."""
     if tag not in snapshot.by_tag:
         abort(404)
     return render_page(
@@ -242,6 +245,7 @@ def tag_feed(tag: str):
 
 
 def render_tag_feed(snapshot: Snapshot, tag: str) -> bytes:
+    """A tag's RSS feed of its latest `FEED_ITEMS` essays; 404 for an unknown tag."""
     if tag not in snapshot.by_tag:
         abort(404)
     posts = snapshot.by_tag[tag][: int(current_app.config["FEED_ITEMS"])]
