@@ -33,7 +33,7 @@ class Snapshot:
     aliases: dict[str, Post]
     problems: tuple[PostProblem, ...]
     fingerprint: str
-    last_modified: datetime  # when this process first saw this version: HTTP Last-Modified
+    last_modified: datetime  # the HTTP Last-Modified of pages and feeds
     next_change: datetime | None
 
 
@@ -62,6 +62,7 @@ class PostLibrary:
         self._files: dict[str, tuple[FileVersion, Post | PostProblem]] = {}
         self._snapshot: Snapshot | None = None
         self._next_scan = 0.0
+        self._folder_mtime_ns = 0
         self._lock = threading.Lock()
         self.parse_count = 0  # how many files were parsed; tests prove caching with it
 
@@ -114,6 +115,7 @@ class PostLibrary:
             )
             return self._forget_missing(seen)
         with entries:
+            self._folder_mtime_ns = os.stat(self.posts_dir).st_mtime_ns
             for entry in entries:
                 name = entry.name
                 if name.endswith(".md") and not name.startswith("."):
@@ -168,13 +170,6 @@ class PostLibrary:
         versions = sorted((path, version) for path, (version, _) in self._files.items())
         fingerprint = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
         fingerprint = fingerprint.hexdigest()[:20]
-        previous = self._snapshot
-        # Last-Modified is when this process first saw this version of the folder, not the
-        # newest essay's date: deleting or backdating an essay must still look like a change.
-        if previous is not None and previous.fingerprint == fingerprint:
-            last_modified = previous.last_modified
-        else:
-            last_modified = now.astimezone(UTC).replace(microsecond=0)
         return Snapshot(
             published=published,
             every_post=every_post,
@@ -184,7 +179,7 @@ class PostLibrary:
             aliases={alias: p for p in published for alias in p.aliases},
             problems=tuple(sorted(problems, key=lambda problem: str(problem.path))),
             fingerprint=fingerprint,
-            last_modified=last_modified,
+            last_modified=self._last_modified(published, now),
             next_change=self._next_change(every_post, now),
         )
 
@@ -214,6 +209,15 @@ class PostLibrary:
                 owners[item.slug] = item
                 posts.append(item)
         return posts, problems
+
+    def _last_modified(self, published: tuple[Post, ...], now: datetime) -> datetime:
+        """The moment the site last changed, the same in every worker: the newest of the post
+        files, the folder itself (a deletion changes it) and the newest publication time (a
+        scheduled essay going live changes no file). Never in the future."""
+        changed_ns = max([self._folder_mtime_ns, *(v[0][0] for v in self._files.values())])
+        moments = [datetime.fromtimestamp(changed_ns / 1e9, UTC)]
+        moments += [p.updated_at for p in published]
+        return min(max(moments), now).astimezone(UTC).replace(microsecond=0)
 
     @staticmethod
     def _next_change(posts: tuple[Post, ...], now: datetime) -> datetime | None:

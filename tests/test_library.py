@@ -184,3 +184,10 @@ def test_a_damaged_or_foreign_cache_is_ignored(posts_dir, write_post, tmp_path):
     other_zone = PostLibrary(posts_dir, ZoneInfo("Europe/Berlin"), cache_path=cache)
     other_zone.snapshot()
     assert other_zone.parse_count == 1  # dates depend on the zone: nothing reused
+
+
+def test_every_worker_computes_the_same_last_modified(posts_dir, write_post):
+    write_post("a.md", title="A", date="2022-01-01")
+    one = make_library(posts_dir, now=[datetime.now(UTC)]).snapshot()
+    other = make_library(posts_dir, now=[datetime.now(UTC) + timedelta(minutes=5)]).snapshot()
+    assert one.last_modified == other.last_modified  # If-Modified-Since works on any worker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ElementTree
 from datetime import UTC, datetime, timedelta
 
@@ -271,7 +272,9 @@ def test_page_numbers_have_one_url_each(client, essays, app):
 def test_deleting_the_newest_essay_is_not_answered_with_304_by_date(client, essays, posts_dir, app):
     first = client.get("/feed.xml")
     (posts_dir / "2023-01-03-week-6.md").unlink()
-    app.extensions["post_library"].clock = lambda: datetime.now(UTC) + timedelta(seconds=2)
+    later = datetime.now(UTC) + timedelta(seconds=2)  # the deletion, a moment after that fetch
+    os.utime(posts_dir, (later.timestamp(), later.timestamp()))
+    app.extensions["post_library"].clock = lambda: later
     again = client.get("/feed.xml", headers={"If-Modified-Since": first.headers["Last-Modified"]})
     assert again.status_code == 200
     assert "Week 6" not in again.get_data(as_text=True)
