@@ -13,7 +13,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from . import postcache
-from .posts import Post, PostError, PostProblem, parse_post, tag_slug
+from .frontmatter import PostError, PostProblem
+from .posts import Post, parse_post, tag_slug
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from .posts import Post, PostProblem
+from .frontmatter import PostProblem
+from .posts import Post
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from bs4 import BeautifulSoup
 
-from newsletter.posts import PostError, parse_post, slug_from_file_name
+from newsletter.frontmatter import PostError, slug_from_file_name
+from newsletter.posts import parse_post
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
