@@ -204,33 +204,16 @@ def feed_posts(snapshot: Snapshot) -> tuple[Post, ...]:
     return snapshot.published[: int(current_app.config["FEED_ITEMS"])]
 
 
-@bp.get("/feed.xml")
-def rss():
-    """RSS 2.0 with full content."""
+@bp.get("/feed.xml", defaults={"kind": "rss"}, endpoint="rss")
+@bp.get("/atom.xml", defaults={"kind": "atom"}, endpoint="atom")
+@bp.get("/feed.json", defaults={"kind": "json"}, endpoint="json_feed")
+def site_feed(kind: str):
+    """RSS 2.0, Atom 1.0 or JSON Feed 1.1 of the latest essays, with full content."""
+    build = {"rss": feeds.rss_feed, "atom": feeds.atom_feed, "json": feeds.json_feed}[kind]
     return cached(
-        ("rss",),
-        lambda snapshot: feeds.rss_feed(feed_posts(snapshot), feeds.feed_info(kind="rss")),
-        mimetype="application/rss+xml",
-    )
-
-
-@bp.get("/atom.xml")
-def atom():
-    """Atom 1.0 with full content."""
-    return cached(
-        ("atom",),
-        lambda snapshot: feeds.atom_feed(feed_posts(snapshot), feeds.feed_info(kind="atom")),
-        mimetype="application/atom+xml",
-    )
-
-
-@bp.get("/feed.json")
-def json_feed():
-    """JSON Feed 1.1 with full content."""
-    return cached(
-        ("json",),
-        lambda snapshot: feeds.json_feed(feed_posts(snapshot), feeds.feed_info(kind="json")),
-        mimetype="application/feed+json",
+        (kind,),
+        lambda snapshot: build(feed_posts(snapshot), feeds.feed_info(kind=kind)),
+        mimetype=feeds.MEDIA_TYPES[kind],
     )
 
 
@@ -240,7 +223,7 @@ def tag_feed(tag: str):
     return cached(
         ("tag-rss", tag),
         lambda snapshot: render_tag_feed(snapshot, tag),
-        mimetype="application/rss+xml",
+        mimetype=feeds.MEDIA_TYPES["rss"],
     )
 
 
