@@ -2,8 +2,8 @@
 
 Each story module gets its own site (a copy of posts/, a new SQLite database, the production
 server as `make serve` runs it on a free port, which migrates the database first, an aiosmtpd
-server on another), so a story can run alone and in any order. One Chromium serves the whole session; every test opens fresh
-browser contexts (no cookies, no storage).
+server on another), so a story can run alone and in any order. One Chromium serves the whole
+session; every test opens fresh browser contexts (no cookies, no storage).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveSite]:
-    """The app under the production server (`make serve`), configured by FLASK_* variables, mailing through `mailbox`."""
+    """The app under `make serve`, configured by FLASK_* variables, mailing through `mailbox`."""
     live = LiveSite(tmp_path_factory.mktemp("site"), free_port(), smtp_port=mailbox.port)
     live.prepare()
     try:
