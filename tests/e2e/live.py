@@ -63,6 +63,7 @@ class LiveSite:
         self.env = site_environment(root, self.url, smtp_port)
         self.http = HttpClient()
         self.process: subprocess.Popen | None = None
+        self.workers = 0
 
     def prepare(self) -> None:
         """Copy the repository's posts (`make serve` creates the database)."""
@@ -72,6 +73,7 @@ class LiveSite:
         """Start the production server as `make serve` runs it (it migrates the database
         first), with `workers` worker processes, and wait until it serves the robots.txt."""
         env = {**self.env, "PORT": str(self.port), "WEB_WORKERS": str(workers)}
+        self.workers = workers
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [shutil.which("make") or "make", "--no-print-directory", "serve"],
@@ -87,9 +89,11 @@ class LiveSite:
         if self.process is None or self.process.poll() is not None:
             raise RuntimeError(f"`make serve` stopped before answering:\n{self.log_tail()}")
         try:
-            return self.get("/robots.txt").status == 200
+            answers = self.get("/robots.txt").status == 200
         except OSError:  # not listening yet
             return False
+        # Every worker up, not only the first: one signalled while it still boots stops late.
+        return answers and self.log_path.read_text().count("Started worker-") >= self.workers
 
     def stop(self) -> None:
         """Stop the server as a supervisor does (SIGTERM: make passes it on and waits for the
