@@ -38,7 +38,8 @@ run: $(VENV)/.installed
 # Keep-alive, threads per worker, and a worker answers while another one restarts.
 PORT ?= 8000
 WEB_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-SERVE_COMMAND = $(BIN)/granian --interface wsgi --factory app:create_app \
+SERVE_APP ?= app:create_app
+SERVE_COMMAND = $(BIN)/granian --interface wsgi --factory $(SERVE_APP) \
   --host 127.0.0.1 --port $(PORT) --workers $(WEB_WORKERS) --blocking-threads 8 \
   --http 1 --no-ws --respawn-failed-workers --workers-kill-timeout 10
 
