@@ -26,7 +26,7 @@ from corpus import write_corpus  # noqa: E402
 from serving import get, gunicorn, make_serve, nginx, nginx_missing, wrk  # noqa: E402
 
 WORKERS = 2
-THREADS = 8  # gunicorn gthread: as many threads per worker as `make serve` gives granian
+THREADS = 8  # gunicorn gthread threads per worker (its workers hold a connection per thread)
 KINDS = ("page", "feed")
 
 
