@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app.py
 
-.PHONY: run test e2e lint format bench clean
+.PHONY: run serve test e2e lint format bench clean
 
 # The Nu HTML Checker for the end-to-end suite: vnu.jar from the npm package `vnu-jar`, pinned.
 VNU_VERSION := 26.9.27
@@ -33,6 +33,38 @@ $(VENV)/.vnu-$(VNU_VERSION): | $(BIN)/python
 run: $(VENV)/.installed
 	FLASK_DEBUG=1 $(BIN)/flask db upgrade
 	$(BIN)/flask run --debug --host 127.0.0.1 --port 5000
+
+# Production server: granian (chosen by bench/servers.py; figures in the README's Deployment).
+# Keep-alive, threads per worker, and a worker answers while another one restarts.
+PORT ?= 8000
+WEB_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+SERVE_APP ?= app:create_app
+SERVE_COMMAND = $(BIN)/granian --interface wsgi --factory $(SERVE_APP) \
+  --host 127.0.0.1 --port $(PORT) --workers $(WEB_WORKERS) --blocking-threads 4 \
+  --http 1 --no-ws --respawn-failed-workers --workers-kill-timeout 10
+
+# Builds the app once before the workers do, so a configuration error (no SECRET_KEY, say) is
+# its one sentence rather than a traceback from every worker.
+define SERVE_CHECK
+from app import create_app
+from newsletter.config import ConfigError
+try:
+    create_app()
+except ConfigError as error:
+    raise SystemExit(str(error))
+endef
+export SERVE_CHECK
+
+# Production settings whatever the shell has: no debug, no test mode. SECRET_KEY=... also works.
+serve: export FLASK_DEBUG := 0
+serve: export FLASK_TESTING := false
+ifdef SECRET_KEY
+serve: export FLASK_SECRET_KEY ?= $(SECRET_KEY)
+endif
+serve: $(VENV)/.installed
+	@$(BIN)/python -c "$$SERVE_CHECK"
+	@$(BIN)/flask db upgrade
+	exec $(SERVE_COMMAND)
 
 test: $(VENV)/.installed-dev $(VENV)/.vnu-$(VNU_VERSION)
 	$(BIN)/ruff check .

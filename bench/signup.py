@@ -1,4 +1,4 @@
-"""Sign-up load check: gunicorn with 2 workers on SQLite (WAL), concurrent sign-ups while pages
+"""Sign-up load check: `make serve` with 2 workers on SQLite (WAL), concurrent sign-ups while pages
 are read. Checks that no sign-up fails or is lost, and compares sign-ups per second with the
 same endpoint whose database writes are removed (bench/signup_nodb.py), in the same run.
 
@@ -59,11 +59,13 @@ def environment(workdir: Path, port: int) -> dict[str, str]:
     }
 
 
-def start_gunicorn(app_spec: str, port: int, env: dict, log: Path) -> subprocess.Popen:
-    """Two gthread workers; returns once the server answers."""
-    command = [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4"]
-    command += ["-b", f"127.0.0.1:{port}", "--error-logfile", str(log), app_spec]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+def start_server(app_spec: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+    """`make serve` (the production server) with two workers running `app_spec`; returns once
+    the server answers."""
+    command = ["make", "--no-print-directory", "-s", "serve", f"SERVE_APP={app_spec}"]
+    env = {**env, "PORT": str(port), "WEB_WORKERS": "2"}
+    with log.open("ab") as output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -72,7 +74,7 @@ def start_gunicorn(app_spec: str, port: int, env: dict, log: Path) -> subprocess
         except OSError:
             time.sleep(0.1)  # waiting for an external process to boot its workers
     server.kill()
-    raise SystemExit(f"gunicorn did not start; see {log}")
+    raise SystemExit(f"`make serve` did not start; see {log}")
 
 
 def warm_up(port: int) -> None:
@@ -157,8 +159,8 @@ def run_phase(name: str, app_spec: str, workdir: Path, seconds: float, prefix: s
     """Serve `app_spec`, load it, stop it; return the figures of this phase."""
     port = free_port()
     env = environment(workdir, port)
-    log = workdir / f"gunicorn-{prefix}.log"
-    server = start_gunicorn(app_spec, port, env, log)
+    log = workdir / f"server-{prefix}.log"
+    server = start_server(app_spec, port, env, log)
     try:
         with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
             futures = [
@@ -210,8 +212,8 @@ def main() -> int:
         phases = []
         for round_ in range(args.rounds):  # adjacent pairs, order swapped: drift hits both
             pair = [
-                ("no database", "bench.signup_nodb:app", f"nodb{round_}"),
-                ("SQLite", "app:create_app()", f"db{round_}"),
+                ("no database", "bench.signup_nodb:create_app_without_writes", f"nodb{round_}"),
+                ("SQLite", "app:create_app", f"db{round_}"),
             ]
             for name, spec, prefix in pair[:: 1 if round_ % 2 == 0 else -1]:
                 phases.append(run_phase(name, spec, workdir, args.seconds, prefix))

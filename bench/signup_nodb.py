@@ -4,6 +4,8 @@ confirmation mail, the page) still runs. Never used outside the benchmark."""
 
 from __future__ import annotations
 
+from flask import Flask
+
 from app import create_app
 from newsletter import subscribers
 
@@ -13,5 +15,7 @@ def record_signup_in_memory(address: str, **_consent) -> subscribers.Signup:
     return subscribers.Signup(0, address, "new", claimed=True)
 
 
-subscribers.record_signup = record_signup_in_memory
-app = create_app()
+def create_app_without_writes() -> Flask:
+    """The app factory `make serve SERVE_APP=bench.signup_nodb:create_app_without_writes` runs."""
+    subscribers.record_signup = record_signup_in_memory
+    return create_app()

@@ -1,9 +1,9 @@
-"""Fixtures of the end-to-end stories: a live site under gunicorn, its SMTP server, Chromium.
+"""Fixtures of the end-to-end stories: a live site under `make serve`, its SMTP server, Chromium.
 
-Each story module gets its own site (a copy of posts/, a new SQLite database migrated by
-`flask db upgrade`, gunicorn on a free port, an aiosmtpd server on another), so a story can
-run alone and in any order. One Chromium serves the whole session; every test opens fresh
-browser contexts (no cookies, no storage).
+Each story module gets its own site (a copy of posts/, a new SQLite database, the production
+server as `make serve` runs it on a free port, which migrates the database first, an aiosmtpd
+server on another), so a story can run alone and in any order. One Chromium serves the whole
+session; every test opens fresh browser contexts (no cookies, no storage).
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Attach the end of gunicorn's log to a failed story."""
+    """Attach the end of the server's log to a failed story."""
     report = yield
     site = getattr(item, "funcargs", {}).get("site")
     if report.failed and isinstance(site, LiveSite):
-        report.sections.append(("gunicorn log (last lines)", site.log_tail()))
+        report.sections.append(("server log (last lines)", site.log_tail()))
     return report
 
 
@@ -67,7 +67,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveSite]:
-    """The app under gunicorn, configured by FLASK_* variables, mailing through `mailbox`."""
+    """The app under `make serve`, configured by FLASK_* variables, mailing through `mailbox`."""
     live = LiveSite(tmp_path_factory.mktemp("site"), free_port(), smtp_port=mailbox.port)
     live.prepare()
     try:

@@ -1,4 +1,4 @@
-"""The app as its users meet it: gunicorn on a free port, the `flask` command, plain HTTP."""
+"""The app as its users meet it: `make serve` on a free port, the `flask` command, plain HTTP."""
 
 from __future__ import annotations
 
@@ -52,51 +52,55 @@ class Essay:
 
 
 class LiveSite:
-    """One running site: a copy of the posts, a migrated SQLite database, gunicorn."""
+    """One running site: a copy of the posts, a migrated SQLite database, `make serve`."""
 
     def __init__(self, root: Path, port: int, smtp_port: int) -> None:
         self.root = root
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.posts_dir = root / "posts"
-        self.log_path = root / "gunicorn.log"
+        self.log_path = root / "server.log"
         self.env = site_environment(root, self.url, smtp_port)
         self.http = HttpClient()
         self.process: subprocess.Popen | None = None
+        self.workers = 0
 
     def prepare(self) -> None:
-        """Copy the repository's posts and create the database with `flask db upgrade`."""
+        """Copy the repository's posts (`make serve` creates the database)."""
         shutil.copytree(REPO_ROOT / "posts", self.posts_dir)
-        self.flask("db", "upgrade")
 
-    def start(self) -> None:
-        """Start gunicorn with two workers and wait until it serves the robots.txt."""
-        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--workers", "2", "--access-logfile", "-", "--no-control-socket"]
+    def start(self, workers: int = 2) -> None:
+        """Start the production server as `make serve` runs it (it migrates the database
+        first), with `workers` worker processes, and wait until it serves the robots.txt."""
+        env = {**self.env, "PORT": str(self.port), "WEB_WORKERS": str(workers)}
+        self.workers = workers
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*command, "app:create_app()"],
+                [shutil.which("make") or "make", "--no-print-directory", "serve"],
                 cwd=REPO_ROOT,
-                env=self.env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until(self._answers, what=f"gunicorn to answer at {self.url}", timeout=30)
+        wait_until(self._answers, what=f"`make serve` to answer at {self.url}", timeout=60)
 
     def _answers(self) -> bool:
         if self.process is None or self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn stopped before answering:\n{self.log_tail()}")
+            raise RuntimeError(f"`make serve` stopped before answering:\n{self.log_tail()}")
         try:
-            return self.get("/robots.txt").status == 200
+            answers = self.get("/robots.txt").status == 200
         except OSError:  # not listening yet
             return False
+        # Every worker up, not only the first: one signalled while it still boots stops late.
+        return answers and self.log_path.read_text().count("Started worker-") >= self.workers
 
     def stop(self) -> None:
-        """Stop gunicorn (its quick shutdown: nothing is in flight), or kill it."""
+        """Stop the server as a supervisor does (SIGTERM: make passes it on and waits for the
+        server's graceful stop), or kill it."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -104,7 +108,7 @@ class LiveSite:
             self.process.wait(timeout=15)
 
     def log_tail(self, lines: int = 40) -> str:
-        """The end of gunicorn's log, to explain a failure."""
+        """The end of the server's log, to explain a failure."""
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -158,8 +162,10 @@ class LiveSite:
 
 
 def site_environment(root: Path, site_url: str, smtp_port: int) -> dict[str, str]:
-    """The process environment of gunicorn and `flask`: configured by FLASK_* variables only."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+    """The process environment of the server and `flask`: configured by FLASK_* variables only
+    (and none of an outer make's flags)."""
+    outer = ("FLASK_", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PORT", "WEB_WORKERS", "SECRET_KEY")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(outer)}
     database_url = f"sqlite:///{root / 'newsletter.sqlite3'}"
     env.update(
         {
