@@ -31,6 +31,9 @@ from .frontmatter import (
 
 log = logging.getLogger(__name__)
 
+# Bump whenever the Markdown rendering changes: caches of rendered or derived values key on it.
+RENDERER_VERSION = "1"
+
 WORDS_PER_MINUTE = 230
 MORE_MARKER = "<!--more-->"
 
