@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from newsletter.frontmatter import load_front_matter
 from newsletter.yamlbounds import FrontMatterTooBig, bracket_depth
 
+# PyYAML's own safe loader, unbounded: libyaml's where present, as the app uses. (libyaml and the
+# pure-Python loader differ at the edges: libyaml accepts "title\t", pure Python refuses it.)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TOKENS = [
     "title", "date", "tags", "summary", "weight", "draft", "slug", "lastmod", "publishDate",
     ": ", ":", "\n", "  ", "\t", "- ", "[", "]", "{", "}", ", ", "'", '"', "=", "<<", "&a ",
@@ -76,7 +79,7 @@ TOML_SOUP = st.lists(
 ).map("".join)
 
 
-def same_as_safe_load(source: str) -> None:
+def same_as_pyyaml(source: str) -> None:
     """PyYAML's value or PyYAML's error; a refusal only for aliases or deep nesting."""
     try:
         ours = load_front_matter(source)
@@ -88,7 +91,7 @@ def same_as_safe_load(source: str) -> None:
     except (ValueError, OverflowError):
         ours = ValueError
     try:
-        theirs = yaml.safe_load(source)
+        theirs = yaml.load(source, Loader=LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError:
         theirs = yaml.YAMLError
     except (ValueError, OverflowError):
@@ -99,7 +102,7 @@ def same_as_safe_load(source: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(YAML_SOUP | DOCUMENTS)
 def test_front_matter_is_what_pyyaml_reads_errors_included(source):
-    same_as_safe_load(source)
+    same_as_pyyaml(source)
 
 
 def wrap(text: str, fence: str, bom: bool, crlf: bool) -> bytes:
