@@ -49,8 +49,30 @@ DOCUMENTS = st.dictionaries(
 ).map(lambda data: yaml.safe_dump(data, allow_unicode=True))
 DEEP = st.integers(1, 3000).map(lambda n: "x: " + "[" * n + "]" * n + "\n")
 HUGE = st.integers(60_000, 70_000).map(lambda n: "title: '" + "a" * n + "'\ndate: 2022-01-01\n")
-YAML_TEXT = YAML_SOUP | DOCUMENTS | DEEP | HUGE
+KEYS = ["title", "date", "lastmod", "publishDate", "expiryDate", "tags", "summary", "weight",
+        "draft", "slug", "aliases", "mood", "true", "null"]  # fmt: skip
+ODD_VALUES = [
+    "=", "<<", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "9999-12-31",
+    "0001-01-01", "2022-02-30", "!!python/object:os.system x", "!!binary aGVsbG8=", "&a [*a]",
+    "*nowhere", "[a, [b, {c: d}]]", "{a: 1}", "'unclosed", "a\u2028b", "a\x85b", "\u00a0x",
+    "yes", "~", "1e400", "9" * 5000, ".nan", "-.inf", "? x", "| \n  block", "x # comment",
+]  # fmt: skip
+LINE = st.tuples(
+    st.sampled_from(KEYS), st.sampled_from(ODD_VALUES) | st.sampled_from(TOKENS) | YAML_SOUP
+).map(lambda pair: f"{pair[0]}: {pair[1]}")
+GOOD_START = st.just("title: Generated\ndate: 2022-01-03\n") | st.just("")
+LINES = st.builds(
+    lambda start, lines: start + "\n".join(lines),
+    GOOD_START,
+    st.lists(LINE, min_size=1, max_size=5),
+)
+YAML_TEXT = LINES | YAML_SOUP | DOCUMENTS | DEEP | HUGE
 
+TOML_LINES = st.builds(
+    lambda value: f"title = 'x'\ndate = 2022-01-01\nlastmod = {value}\n",
+    st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1979-05-27",
+                     "[" * 3000, "{a = 1}", "'x'", "2022-02-30"]),
+)  # fmt: skip
 TOML_SOUP = st.lists(
     st.sampled_from(
         [
@@ -100,7 +122,7 @@ def same_as_pyyaml(source: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(YAML_SOUP | DOCUMENTS)
+@given(LINES | YAML_SOUP | DOCUMENTS)
 def test_front_matter_is_what_pyyaml_reads_errors_included(source):
     same_as_pyyaml(source)
 
@@ -114,7 +136,7 @@ def wrap(text: str, fence: str, bom: bool, crlf: bool) -> bytes:
 
 HOSTILE_FILES = st.one_of(
     st.builds(wrap, YAML_TEXT, st.just("---"), st.booleans(), st.booleans()),
-    st.builds(wrap, TOML_SOUP, st.just("+++"), st.booleans(), st.booleans()),
+    st.builds(wrap, TOML_SOUP | TOML_LINES, st.just("+++"), st.booleans(), st.booleans()),
     st.binary(max_size=200),
     st.binary(max_size=100).map(lambda junk: b"---\ntitle: X\ndate: 2022-01-01\n" + junk),
 )
