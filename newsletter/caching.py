@@ -13,12 +13,15 @@ at all, which is what keeps a page as cheap as a static file.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, Response, current_app, request
 from werkzeug.http import http_date, parse_date
+
+log = logging.getLogger(__name__)
 
 PAGE_CACHE_CONTROL = "public, max-age=60"
 FEED_CACHE_CONTROL = "public, max-age=300"
@@ -127,9 +130,13 @@ class CachedDocumentMiddleware:
         self.current_version = current_version
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
-        method = environ["REQUEST_METHOD"]
+        method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
-            document = self.cache.lookup(self.current_version(), environ.get("PATH_INFO", ""))
+            try:
+                document = self.cache.lookup(self.current_version(), environ.get("PATH_INFO", ""))
+            except Exception:  # the shortcut failing must not fail the site: Flask answers
+                log.exception("The page cache failed; the request goes to the app instead.")
+                document = None
             if document is not None:
                 return self.respond(document, environ, start_response, head=method == "HEAD")
         return self.wsgi_app(environ, start_response)

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import cli_send, imports, subscribers
+from .dates import display_datetime
 from .library import get_library
 from .models import SubscriberStatus
 
@@ -46,13 +47,15 @@ def posts_check() -> None:
 @posts_cli.command("list")
 def posts_list() -> None:
     """Show every essay with its state: published, scheduled, draft or expired."""
-    snapshot = get_library().rescan()
+    library = get_library()
+    snapshot = library.rescan()
     now = datetime.now(UTC)
     counts: dict[str, int] = {}
     for post in snapshot.every_post:
         state = post.state(now)
         counts[state] = counts.get(state, 0) + 1
-        click.echo(f"{state:<10} {post.published_at:%Y-%m-%d %H:%M}  {post.slug:<40} {post.title}")
+        when = display_datetime(post.published_at, library.timezone)
+        click.echo(f"{state:<10} {when}  {post.slug:<40} {post.title}")
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     click.echo(f"\n{summary or 'no essays'}; {len(snapshot.problems)} broken file(s).")
     for problem in snapshot.problems:

@@ -20,6 +20,8 @@ import css_inline
 from flask import current_app, render_template
 from markupsafe import Markup
 
+from .dates import display_date
+from .library import get_library
 from .links import absolutize, post_url, site_url
 from .mail import from_address, sender_address, site_domain
 from .plaintext import html_to_plain
@@ -126,7 +128,7 @@ def render_parts(post: Post, *, test: bool = False) -> tuple[str, str]:
         "web_url": web_url,
         "site_url": site_url("/"),
         "unsubscribe_url": PLACEHOLDER,
-        "date_text": f"{post.published_at.day} {post.published_at:%B %Y}",
+        "date_text": display_date(post.published_at, get_library().timezone),
         "body_html": Markup(body_html),  # the author's own essay, rendered by posts.py
         "body_text": html_to_plain(body_html),
     }

@@ -1,11 +1,10 @@
 """Front matter: the fences, YAML (or TOML) parsing, and each Hugo key read as a typed value,
 with errors that name the file and say what to fix.
 
-Loading YAML costs about 0.1 ms a file even with libyaml, which is most of a cold start with
-10,000 essays. Real front matter is almost always flat: plain or quoted scalars and `[a, b]`
-lists. Those lines are split here, and PyYAML's own resolver and constructors decide each
-value's type, so the result is exactly what `yaml.safe_load` gives. Anything else (block lists,
-nesting, comments, escapes, anchors, multi-line values) goes to PyYAML whole.
+YAML is read by PyYAML itself (libyaml's CSafeLoader where present), never by a hand-written
+shortcut: a post file is hostile input, and only the real parser agrees with the real parser.
+Its size, its nesting and what its aliases expand to are bounded, so one file can neither hang
+nor crash the site; the posts cache keeps restarts fast instead.
 """
 
 from __future__ import annotations
@@ -13,25 +12,18 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
-from yaml.resolver import Resolver
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_LINE = re.compile(r"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*")
-# A plain scalar: no YAML indicator first, no ': ' or ' #' inside, nothing that needs escapes.
-_PLAIN = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:#\[\]{},]|:(?!\s|$)|(?<!\s)#)*")
-_SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'")
-_DOUBLE_QUOTED = re.compile(r'"([^"\\]*)"')
-_FLOW_LIST = re.compile(r"\[([^\[\]{}'\"#]*)\]")
-# Characters YAML refuses anywhere; PyYAML must see them to say so.
-_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")  # YAML 1.1 reads a leading 0 as octal
+from .yamlbounds import FrontMatterTooBig, check_depth, load_bounded_yaml
+
+# A real essay's front matter is well under 2 KB; 64 KB leaves room and refuses abuse.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+# Brackets nested deeper than this are refused before tomllib recurses into them.
+MAX_NESTING = 64
 
 _FRONT_MATTER = {
     "---": re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL),
@@ -41,74 +33,17 @@ _DATED_FILE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 _SLUG_OK = re.compile(r"^[\w.~-]+$")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-_resolver = Resolver()
-_constructor = SafeConstructor()
-
 
 def load_front_matter(source: str) -> Any:
-    """Parse YAML front matter; the same result as `yaml.safe_load`, faster when flat."""
-    data = _load_flat(source)
-    return data if data is not None else yaml.load(source, Loader=_LOADER)
+    """Parse YAML front matter exactly as `yaml.safe_load` does, within bounds."""
+    # At most one value per byte allowed, aliases expanded: a bomb is refused, not built.
+    return load_bounded_yaml(source, MAX_FRONT_MATTER_BYTES, MAX_NESTING)
 
 
-def _load_flat(source: str) -> dict[str, Any] | None:
-    """The mapping for flat front matter, or None when PyYAML must decide."""
-    if _NON_PRINTABLE.search(source):
-        return None
-    data: dict[str, Any] = {}
-    for line in source.split("\n"):
-        if not line.strip():
-            continue
-        match = _LINE.fullmatch(line)
-        if match is None or match[1] in data:
-            return None
-        value = _value(match[2] or "")
-        if value is _UNSURE:
-            return None
-        data[match[1]] = value
-    return data or None
-
-
-_UNSURE = object()
-
-
-def _value(text: str) -> Any:
-    """One value: a quoted string, a plain scalar or a flow list of plain scalars."""
-    first = text[:1]
-    if first == "'":
-        match = _SINGLE_QUOTED.fullmatch(text)
-        return match[1].replace("''", "'") if match else _UNSURE
-    if first == '"':
-        match = _DOUBLE_QUOTED.fullmatch(text)
-        return match[1] if match else _UNSURE
-    if first == "[":
-        match = _FLOW_LIST.fullmatch(text)
-        return _flow_list(match[1]) if match else _UNSURE
-    if text == "" or _PLAIN.fullmatch(text):
-        return _scalar(text)
-    return _UNSURE
-
-
-def _flow_list(inside: str) -> Any:
-    """The items of `[a, b]` when every one is a plain scalar."""
-    items = [item.strip() for item in inside.split(",")]
-    if items == [""]:
-        return []
-    if not all(_PLAIN.fullmatch(item) for item in items):
-        return _UNSURE
-    return [_scalar(item) for item in items]
-
-
-def _scalar(text: str) -> Any:
-    """A plain scalar typed as YAML types it: dates, numbers, booleans, null, else text."""
-    # The two commonest values, built directly with what PyYAML would return for them.
-    if _DATE.fullmatch(text):
-        return date.fromisoformat(text)
-    if _DECIMAL.fullmatch(text):
-        return int(text)
-    tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))
-    # The tag's constructor itself: construct_object() would remember every node it built.
-    return SafeConstructor.yaml_constructors[tag](_constructor, yaml.ScalarNode(tag, text))
+def load_toml(source: str) -> Any:
+    """Parse TOML front matter, refusing nesting deep enough to exhaust the stack."""
+    check_depth(source, MAX_NESTING)
+    return tomllib.loads(source)
 
 
 class PostError(ValueError):
@@ -157,10 +92,30 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
     if match is None:
         raise PostError(path, f"the front matter is not closed. Add a '{fence}' line after it.")
     source = match.group(1) or ""
+    if len(source.encode()) > MAX_FRONT_MATTER_BYTES:
+        raise PostError(
+            path,
+            f"the front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} KB. "
+            "Keep only short 'key: value' lines in it and move long text into the body.",
+        )
+    data = _parse_source(source, fence, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PostError(path, "the front matter must be 'key: value' lines.")
+    return data, match.end()
+
+
+def _parse_source(source: str, fence: str, path: Path) -> Any:
+    """The front matter's data, or a PostError saying what is wrong with it."""
+    kind = "TOML" if fence == "+++" else "YAML"
     try:
-        data = tomllib.loads(source) if fence == "+++" else load_front_matter(source)
+        return load_toml(source) if fence == "+++" else load_front_matter(source)
+    except FrontMatterTooBig as error:
+        raise PostError(
+            path, f"the front matter is refused: {error}. Write plain 'key: value' lines."
+        ) from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
-        kind = "TOML" if fence == "+++" else "YAML"
         detail = " ".join(str(error).split())
         hint = (
             " Quote values that contain a colon, like title: 'Week 4: A Title'."
@@ -168,15 +123,11 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], int]:
             else ""
         )
         raise PostError(path, f"the front matter is not valid {kind} ({detail}).{hint}") from None
-    except ValueError as error:  # a well-formed but impossible value, like 2022-02-30
+    except (ValueError, OverflowError, RecursionError) as error:
+        # A well-formed but impossible value, like 2022-02-30, or one out of any range.
         raise PostError(
             path, f"the front matter has an impossible value ({error}). Check its dates."
         ) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise PostError(path, "the front matter must be 'key: value' lines.")
-    return data, match.end()
 
 
 def read_title(meta: dict[str, Any], path: Path) -> str:
@@ -229,10 +180,27 @@ def read_datetime(value: Any, key: str, path: Path, timezone: tzinfo) -> datetim
                 "2022-02-01T09:30:00-05:00.",
             ) from None
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=timezone)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=timezone)
-    raise PostError(path, f"'{key}' must be a date like 2022-02-01, not {value!r}.")
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(), tzinfo=timezone)
+    else:
+        raise PostError(path, f"'{key}' must be a date like 2022-02-01, not {value!r}.")
+    return _in_range(moment, key, path, timezone)
+
+
+def _in_range(moment: datetime, key: str, path: Path, timezone: tzinfo) -> datetime:
+    """The moment itself, once sure it can be shown in UTC and in `TIMEZONE` (feeds and
+    pages do both); at the edges of year 1 or 9999 an offset pushes it out of range."""
+    try:
+        moment.astimezone(UTC)
+        moment.astimezone(timezone)
+    except (OverflowError, ValueError):
+        raise PostError(
+            path,
+            f"'{key}: {moment.isoformat()}' is outside the dates this site can show. "
+            "Use a date between the years 2 and 9998.",
+        ) from None
+    return moment
 
 
 def read_optional_datetime(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import postcache
 from .frontmatter import PostError, PostProblem
+from .postfiles import read_post_bytes
 from .posts import Post, parse_post, tag_slug
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ class Snapshot:
     fingerprint: str
     last_modified: datetime  # the HTTP Last-Modified of pages and feeds
     next_change: datetime | None
+
+
+def _file_version(entry: os.DirEntry) -> FileVersion | None:
+    """The version of a listed file; a dangling or looping symlink gets its link's own
+    version, so that it is parsed (and reported) like any other file. None when deleted."""
+    for follow in (True, False):
+        try:
+            stat = entry.stat(follow_symlinks=follow)
+        except OSError:
+            continue
+        return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+    return None  # deleted between listing and stat
 
 
 def sort_key(post: Post) -> tuple:
@@ -93,7 +106,11 @@ class PostLibrary:
             for _version, item in self._files.values():
                 if isinstance(item, PostProblem):
                     log.error("%s The other posts are still served.", item.message)
-        changed = self._scan_folder()
+        try:
+            changed = self._scan_folder()
+        except Exception:  # the folder itself misbehaving: keep serving what was read before
+            log.exception("The posts folder %s could not be scanned.", self.posts_dir)
+            changed = False
         if changed or first:
             self._snapshot = self._build_snapshot()
             if changed and self.cache_path is not None:
@@ -120,16 +137,9 @@ class PostLibrary:
             for entry in entries:
                 name = entry.name
                 if name.endswith(".md") and not name.startswith("."):
-                    try:
-                        stat = entry.stat()
-                    except FileNotFoundError:
-                        continue  # deleted between listing and stat
-                    seen[entry.path] = (
-                        stat.st_mtime_ns,
-                        stat.st_ctime_ns,
-                        stat.st_size,
-                        stat.st_ino,
-                    )
+                    version = _file_version(entry)
+                    if version is not None:
+                        seen[entry.path] = version
         changed = self._forget_missing(seen)
         files = self._files
         for path, version in seen.items():
@@ -149,13 +159,15 @@ class PostLibrary:
     def _parse(self, path: Path) -> Post | PostProblem:
         self.parse_count += 1
         try:
-            return parse_post(path, path.read_bytes(), self.timezone)
+            return parse_post(path, read_post_bytes(path, self.posts_dir), self.timezone)
         except PostError as error:
             log.error("%s The other posts are still served.", error)
             return PostProblem(path, str(error))
-        except OSError as error:
-            log.error("Post file %s could not be read (%s).", path, error.strerror)
-            return PostProblem(path, f"Post file {path}: it could not be read ({error.strerror}).")
+        except Exception as error:  # one file must never take the site down, whatever it holds
+            log.exception("Post file %s could not be parsed.", path)
+            return PostProblem(
+                path, f"Post file {path}: it could not be read ({type(error).__name__}: {error})."
+            )
 
     def _build_snapshot(self) -> Snapshot:
         now = self.clock()

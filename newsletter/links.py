@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from html import escape
+from html.parser import HTMLParser
 from urllib.parse import quote, urljoin
 
 from flask import current_app
 
-# href/src attributes in double or single quotes, plus srcset lists; Markdown and hand-written
-# HTML in posts both use these forms.
-_URL_ATTRIBUTE = re.compile(
-    r"""(?P<attr>\b(?:href|src|poster|cite)\s*=\s*)(?P<quote>["'])(?P<url>.*?)(?P=quote)""",
-    re.IGNORECASE | re.DOTALL,
-)
-_SRCSET = re.compile(
-    r"""(?P<attr>\bsrcset\s*=\s*)(?P<quote>["'])(?P<url>.*?)(?P=quote)""", re.IGNORECASE | re.DOTALL
-)
+# Attributes holding one URL, and the one holding a list of them; read by an HTML parser, so
+# unquoted (`<a href=notes/>`), single-quoted and upper-case attributes are all found.
+_URL_ATTRIBUTES = frozenset({"href", "src", "poster", "cite", "action", "formaction"})
+_SRCSET = "srcset"
 
 
 def site_url(path: str = "/") -> str:
@@ -35,20 +31,80 @@ def tag_url(tag_slug: str) -> str:
 
 def absolutize(html: str, base_url: str) -> str:
     """Rewrite every relative link and image URL in an HTML fragment against `base_url`."""
+    rewriter = _Absolutizer(base_url)
+    rewriter.feed(html)
+    rewriter.close()
+    return "".join(rewriter.out)
 
-    def rewrite(match: re.Match[str]) -> str:
-        url = match["url"].strip()
-        if url.startswith("#"):
-            url = base_url + url  # footnote anchors must still point into the essay
-        return f"{match['attr']}{match['quote']}{urljoin(base_url, url)}{match['quote']}"
 
-    def rewrite_srcset(match: re.Match[str]) -> str:
-        candidates = []
-        for candidate in match["url"].split(","):
-            parts = candidate.strip().split(maxsplit=1)
-            if parts:
-                parts[0] = urljoin(base_url, parts[0])
-                candidates.append(" ".join(parts))
-        return f"{match['attr']}{match['quote']}{', '.join(candidates)}{match['quote']}"
+def absolute_url(url: str, base_url: str) -> str:
+    """One URL made absolute; a bare `#anchor` still points into the essay."""
+    url = url.strip()
+    return base_url + url if url.startswith("#") else urljoin(base_url, url)
 
-    return _SRCSET.sub(rewrite_srcset, _URL_ATTRIBUTE.sub(rewrite, html))
+
+def absolute_srcset(value: str, base_url: str) -> str:
+    """Each candidate of a `srcset` list made absolute, its width or density kept."""
+    candidates = []
+    for candidate in value.split(","):
+        parts = candidate.strip().split(maxsplit=1)
+        if parts:
+            parts[0] = urljoin(base_url, parts[0])
+            candidates.append(" ".join(parts))
+    return ", ".join(candidates)
+
+
+class _Absolutizer(HTMLParser):
+    """Copies HTML through unchanged except the start tags that carry URLs, which it rewrites."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(convert_charrefs=False)  # text and entities pass through as written
+        self.base_url = base_url
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(self._tag(tag, attrs, self.get_starttag_text() or "", ">"))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(self._tag(tag, attrs, self.get_starttag_text() or "", " />"))
+
+    def _tag(self, tag: str, attrs: list[tuple[str, str | None]], raw: str, end: str) -> str:
+        """The tag as written when it has no URL, else rebuilt with absolute URLs."""
+        names = {name for name, value in attrs if value is not None}
+        if not names & (_URL_ATTRIBUTES | {_SRCSET}):
+            return raw
+        parts = [f"<{tag}"]
+        for name, value in attrs:
+            if value is None:
+                parts.append(f" {name}")
+                continue
+            if name in _URL_ATTRIBUTES:
+                value = absolute_url(value, self.base_url)
+            elif name == _SRCSET:
+                value = absolute_srcset(value, self.base_url)
+            parts.append(f' {name}="{escape(value, quote=True)}"')
+        return "".join(parts) + end
+
+    def handle_endtag(self, tag: str) -> None:
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self.out.append(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        self.out.append(f"&#{name};")
+
+    def handle_comment(self, data: str) -> None:
+        self.out.append(f"<!--{data}-->")
+
+    def handle_decl(self, decl: str) -> None:
+        self.out.append(f"<!{decl}>")
+
+    def handle_pi(self, data: str) -> None:
+        self.out.append(f"<?{data}>")
+
+    def unknown_decl(self, data: str) -> None:
+        self.out.append(f"<![{data}]>")

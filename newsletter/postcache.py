@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .frontmatter import PostProblem
-from .posts import Post
+from .posts import RENDERER_VERSION, Post
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,20 @@ FORMAT = 2
 
 
 def cache_key(posts_dir: Path, timezone: object) -> str:
-    """What the cached values depend on: the folder, the time zone, PyYAML and our code."""
+    """What the cached values depend on: the folder, the time zone, PyYAML, the renderer
+    version and our code."""
     here = Path(__file__).parent
-    modules = ("posts.py", "frontmatter.py", "library.py", "postcache.py")
+    modules = (
+        "posts.py",
+        "frontmatter.py",
+        "yamlbounds.py",
+        "postfiles.py",
+        "library.py",
+        "postcache.py",
+    )
     code = b"".join((here / name).read_bytes() for name in modules)
     digest = hashlib.sha1(code).hexdigest()
-    return f"{FORMAT}:{posts_dir}:{timezone}:{yaml.__version__}:{digest}"
+    return f"{FORMAT}:{posts_dir}:{timezone}:{yaml.__version__}:{RENDERER_VERSION}:{digest}"
 
 
 def load(path: Path, key: str) -> dict[str, Any]:

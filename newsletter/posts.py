@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import re
@@ -28,8 +27,12 @@ from .frontmatter import (
     read_title,
     split_front_matter,
 )
+from .plaintext import html_to_plain
 
 log = logging.getLogger(__name__)
+
+# Bump whenever the Markdown rendering changes: caches of rendered or derived values key on it.
+RENDERER_VERSION = "1"
 
 WORDS_PER_MINUTE = 230
 MORE_MARKER = "<!--more-->"
@@ -37,8 +40,6 @@ MORE_MARKER = "<!--more-->"
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:.*$", re.MULTILINE)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-_BLOCK_BOUNDARY = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|hr)\b[^>]*>")
 _WORD = re.compile(r"[\w'’-]+")
 _MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
 
@@ -59,9 +60,8 @@ def render_markdown(text: str) -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment, for meta descriptions and feed summaries."""
-    spaced = _BLOCK_BOUNDARY.sub(" ", fragment)  # inline tags join words, blocks separate them
-    return " ".join(html.unescape(_TAG.sub("", spaced)).split())
+    """Plain text of an HTML fragment on one line, for meta descriptions and feed summaries."""
+    return " ".join(html_to_plain(fragment, markup=False).split())
 
 
 @dataclass(frozen=True)

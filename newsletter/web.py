@@ -14,7 +14,7 @@ from flask import (
 )
 from werkzeug.exceptions import NotFound
 
-from . import assets, caching, feeds
+from . import assets, caching, dates, feeds
 from .library import Snapshot, current_posts, get_library
 from .posts import Post, tag_slug
 
@@ -158,14 +158,13 @@ def not_found(error: NotFound):
 
 def local_time(moment):
     """A datetime in the site's `TIMEZONE`, for display."""
-    return moment.astimezone(get_library().timezone)
+    return dates.local_time(moment, get_library().timezone)
 
 
 @bp.app_template_filter("display_date")
 def display_date(moment) -> str:
-    """A date as readers write it: 1 February 2022."""
-    local = local_time(moment)
-    return f"{local.day} {local:%B %Y}"
+    """A date as readers write it, the same on pages, in feeds and in emails."""
+    return dates.display_date(moment, get_library().timezone)
 
 
 @bp.app_template_filter("iso")
