@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -154,6 +155,7 @@ def _claim_again(status: str):
             attempts=deliveries.c.attempts + 1,
             updated_at=_NOW,
             message_id=bindparam("b_message_id", type_=String),
+            last_error=None,  # in flight again: a stale reason would read as "uncertain"
         )
     )
 
@@ -207,6 +209,16 @@ def settle_failed(conn: Connection, slug: str, subscriber_id: int, error: str) -
     conn.execute(_SETTLE_FAILED, values)
 
 
+def settle_uncertain(conn: Connection, slug: str, subscriber_id: int, reason: str) -> None:
+    """Keep the row `sending` (it may have arrived) with the reason, so reports call it
+    uncertain rather than in flight."""
+    conn.execute(
+        update(deliveries)
+        .where(_row(slug, subscriber_id), deliveries.c.status == DeliveryStatus.SENDING)
+        .values(last_error=reason[:2000], updated_at=utcnow())
+    )
+
+
 def release(conn: Connection, slug: str, subscriber_id: int) -> None:
     """Give a claim back when nothing was sent (the send stopped before this message)."""
     conn.execute(
@@ -224,6 +236,24 @@ def mark_bounced(conn: Connection, subscriber_id: int) -> None:
         .where(subscribers.c.id == subscriber_id, subscribers.c.status == SubscriberStatus.ACTIVE)
         .values(status=SubscriberStatus.BOUNCED, bounced_at=now)
     )
+
+
+def left_by_others(conn: Connection, slug: str, started: datetime) -> tuple[int, int]:
+    """(uncertain, in flight) among `sending` rows this run did not settle: rows an earlier run
+    left (a crash, or no verdict), and rows another send claimed during this run and is still
+    sending."""
+    status, error, updated = (
+        deliveries.c.status, deliveries.c.last_error, deliveries.c.updated_at,
+    )  # fmt: skip
+    in_flight = and_(error.is_(None), updated >= started)
+    state = case((in_flight, "in_flight"), (updated < started, "uncertain"), else_="ours")
+    query = (
+        select(state, func.count())
+        .where(deliveries.c.post_slug == slug, status == DeliveryStatus.SENDING)
+        .group_by(state)
+    )
+    counts = dict(conn.execute(query).all())
+    return counts.get("uncertain", 0), counts.get("in_flight", 0)
 
 
 def count_uncertain(conn: Connection, slug: str, before: datetime) -> int:
