@@ -148,8 +148,8 @@ class Watch:
             elif self.silent >= max(1, self.options.max_silent):
                 self._abort(
                     f"The mail server stopped answering: {self.silent} messages in a row timed out "
-                    f"or got no verdict (last: {result.reply}). The rest stay pending: run the "
-                    "same command again once the server answers."
+                    f"or got no verdict; the last: {result.reply} The rest stay pending: run "
+                    "the same command again once the server answers."
                 )
 
     def crashed(self, error: Exception) -> None:
