@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -66,7 +67,7 @@ def deliver_one(
     transport: Transport,
     job: Job,
     *,
-    started,
+    started: datetime,
     max_attempts: int,
 ) -> Result:
     """Claim, send, settle and classify one attempt at one reader's message."""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from . import ledger
+from . import ledger, ledger_counts
 from .emails import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
 from .extensions import db
 from .library import get_library
@@ -93,7 +93,7 @@ def plan_send(slug: str, *, retry_uncertain: bool = False) -> SendPlan:
     now = utcnow()
     with db.engine.connect() as conn:
         recipients = ledger.count_recipients(conn, slug, retry_uncertain, now)
-        uncertain = 0 if retry_uncertain else ledger.count_uncertain(conn, slug, now)
+        uncertain = 0 if retry_uncertain else ledger_counts.count_uncertain(conn, slug, now)
     return SendPlan(post, recipients, uncertain, essay.html_size, tuple(warnings_for(essay)))
 
 
@@ -168,7 +168,7 @@ def finish_report(report: SendReport, run: Run, error: str | None) -> None:
     """Add what the ledger holds besides this run's own outcomes, and why the run stopped."""
     # Read at the end, not the start: a row another send had in flight then is settled by now.
     with run.engine.connect() as conn:
-        uncertain, in_flight = ledger.left_by_others(conn, report.slug, run.started)
+        uncertain, in_flight = ledger_counts.left_by_others(conn, report.slug, run.started)
     if not run.options.retry_uncertain:
         report.uncertain += uncertain
     report.in_flight = in_flight
@@ -213,7 +213,7 @@ def plan_new() -> NewPlan:
     that leaves only the newest."""
     published = get_library().rescan().published  # newest first
     with db.engine.connect() as conn:
-        states = ledger.mailing_states(conn)
+        states = ledger_counts.mailing_states(conn)
     known = [p.published_at for p in published if p.slug in states]
     if not known:
         return NewPlan(send=tuple(published[:1]), skip=tuple(published[1:]))
@@ -241,14 +241,14 @@ def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
     titles = {p.slug: p.title for p in snapshot.every_post}
     posts = snapshot.published  # drafts and scheduled essays have no sends to show
     with db.engine.connect() as conn:
-        states = ledger.mailing_states(conn)
-        counts = ledger.delivery_counts(conn)
+        states = ledger_counts.mailing_states(conn)
+        counts = ledger_counts.delivery_counts(conn)
         slugs = [slug] if slug else list(dict.fromkeys([p.slug for p in posts] + list(states)))
         lines = []
         for name in slugs:
             state = states.get(name)
             in_ledger = state in (MailingStatus.SENDING, MailingStatus.DONE)
-            pending = ledger.pending_count(conn, name) if in_ledger else 0
+            pending = ledger_counts.pending_count(conn, name) if in_ledger else 0
             lines.append(
                 EssayStatus(
                     slug=name,
@@ -266,4 +266,4 @@ def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
 def problem_rows(slug: str) -> list[tuple[str, str, int, str]]:
     """Failed and uncertain rows of one essay, with reasons."""
     with db.engine.connect() as conn:
-        return ledger.problem_rows(conn, slug)
+        return ledger_counts.problem_rows(conn, slug)
