@@ -163,6 +163,11 @@ def show_report(report) -> None:
             f"Uncertain messages may or may not have arrived; 'flask send status {report.slug}' "
             "lists them, and --retry-uncertain sends them again."
         )
+    if report.in_flight:
+        click.echo(
+            f"{report.in_flight} more are in flight in another send of this essay that is "
+            "still running; 'flask send status' shows them once it ends."
+        )
     if report.stopped:
         click.echo(f"Stopped. Run 'flask send {report.slug}' again to continue where it stopped.")
     if report.error:

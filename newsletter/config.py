@@ -52,6 +52,7 @@ class DefaultConfig:
     SEND_CONNECTIONS = 2  # SMTP connections used in parallel by one send
     SEND_TIMEOUT = 30.0  # seconds to wait for the SMTP server before calling it a failure
     SEND_RETRY_DELAY = 5.0  # seconds before the first retry of a 4xx; doubles each attempt
+    SEND_STOP_AFTER_TIMEOUTS = 3  # timeouts or uncertain results in a row that stop a send
 
 
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"

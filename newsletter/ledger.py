@@ -154,6 +154,7 @@ def _claim_again(status: str):
             attempts=deliveries.c.attempts + 1,
             updated_at=_NOW,
             message_id=bindparam("b_message_id", type_=String),
+            last_error=None,  # in flight again: a stale reason would read as "uncertain"
         )
     )
 
@@ -207,6 +208,16 @@ def settle_failed(conn: Connection, slug: str, subscriber_id: int, error: str) -
     conn.execute(_SETTLE_FAILED, values)
 
 
+def settle_uncertain(conn: Connection, slug: str, subscriber_id: int, reason: str) -> None:
+    """Keep the row `sending` (it may have arrived) with the reason, so reports call it
+    uncertain rather than in flight."""
+    conn.execute(
+        update(deliveries)
+        .where(_row(slug, subscriber_id), deliveries.c.status == DeliveryStatus.SENDING)
+        .values(last_error=reason[:2000], updated_at=utcnow())
+    )
+
+
 def release(conn: Connection, slug: str, subscriber_id: int) -> None:
     """Give a claim back when nothing was sent (the send stopped before this message)."""
     conn.execute(
@@ -224,16 +235,6 @@ def mark_bounced(conn: Connection, subscriber_id: int) -> None:
         .where(subscribers.c.id == subscriber_id, subscribers.c.status == SubscriberStatus.ACTIVE)
         .values(status=SubscriberStatus.BOUNCED, bounced_at=now)
     )
-
-
-def count_uncertain(conn: Connection, slug: str, before: datetime) -> int:
-    """Rows left in `sending` by an earlier run: those messages may or may not have arrived."""
-    query = select(func.count()).where(
-        deliveries.c.post_slug == slug,
-        deliveries.c.status == DeliveryStatus.SENDING,
-        deliveries.c.updated_at < before,
-    )
-    return conn.execute(query).scalar_one()
 
 
 def start_mailing(conn: Connection, slug: str, title: str) -> None:
@@ -272,39 +273,3 @@ def skip_mailing(conn: Connection, slug: str, title: str) -> None:
         )
         .on_conflict_do_nothing()
     )
-
-
-def mailing_states(conn: Connection) -> dict[str, str]:
-    """Every essay that has a mailing row, with its status."""
-    return dict(conn.execute(select(mailings.c.post_slug, mailings.c.status)).all())
-
-
-def delivery_counts(conn: Connection) -> dict[tuple[str, str], int]:
-    """Rows per (essay, status), for `flask send status`."""
-    query = select(deliveries.c.post_slug, deliveries.c.status, func.count()).group_by(
-        deliveries.c.post_slug, deliveries.c.status
-    )
-    return {(slug, status): count for slug, status, count in conn.execute(query)}
-
-
-def pending_count(conn: Connection, slug: str) -> int:
-    """Active subscribers with no ledger row for this essay yet."""
-    has_row = exists().where(_row(slug, subscribers.c.id))
-    query = select(func.count()).where(
-        subscribers.c.status == SubscriberStatus.ACTIVE, not_(has_row)
-    )
-    return conn.execute(query).scalar_one()
-
-
-def problem_rows(conn: Connection, slug: str, limit: int = 50) -> list[tuple[str, str, int, str]]:
-    """(email, status, attempts, last error) of failed and uncertain rows, newest first."""
-    query = (
-        select(
-            subscribers.c.email, deliveries.c.status, deliveries.c.attempts, deliveries.c.last_error
-        )
-        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-        .where(deliveries.c.post_slug == slug, deliveries.c.status != DeliveryStatus.SENT)
-        .order_by(deliveries.c.updated_at.desc())
-        .limit(limit)
-    )
-    return [tuple(row) for row in conn.execute(query)]

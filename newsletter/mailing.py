@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from . import ledger
+from . import ledger, ledger_counts
 from .emails import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
 from .extensions import db
 from .library import get_library
 from .mail import new_message_id
 from .models import MailingStatus, utcnow
 from .posts import Post
-from .sender import Sender, SendOptions, SendReport
+from .sender import Run, SendOptions, SendReport, counting, run_pool
 from .subscribers import InvalidAddress, normalise_address
 from .tokens import unsubscribe_url
 from .transport import DeliveryError, transport_factory
@@ -93,7 +93,7 @@ def plan_send(slug: str, *, retry_uncertain: bool = False) -> SendPlan:
     now = utcnow()
     with db.engine.connect() as conn:
         recipients = ledger.count_recipients(conn, slug, retry_uncertain, now)
-        uncertain = 0 if retry_uncertain else ledger.count_uncertain(conn, slug, now)
+        uncertain = 0 if retry_uncertain else ledger_counts.count_uncertain(conn, slug, now)
     return SendPlan(post, recipients, uncertain, essay.html_size, tuple(warnings_for(essay)))
 
 
@@ -125,6 +125,7 @@ def send_options() -> SendOptions:
         max_attempts=max(1, int(config["SEND_MAX_ATTEMPTS"])),
         retry_delay=float(config["SEND_RETRY_DELAY"]),
         max_per_second=float(config["MAIL_MAX_PER_SECOND"] or 0),
+        max_silent=max(1, int(config["SEND_STOP_AFTER_TIMEOUTS"])),
     )
 
 
@@ -137,26 +138,42 @@ def send_essay(
 ) -> SendReport:
     """Send a published essay to every active subscriber who has not had it yet."""
     post = find_post(slug)
-    essay = build_essay_email(post)
     started = utcnow()
     options = send_options()
     options.retry_uncertain = retry_uncertain
     engine = db.engine
     with engine.begin() as conn:
         ledger.start_mailing(conn, slug, post.title)
-        earlier_uncertain = 0 if retry_uncertain else ledger.count_uncertain(conn, slug, started)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    sender = Sender(
-        app, engine, essay, transport_factory(), options,
-        started=started, stop=stop, progress=progress,
+    report = SendReport(slug)
+    run = Run(
+        app, engine, build_essay_email(post), transport_factory(), options, started,
+        stop or threading.Event(), counting(report, progress),
     )  # fmt: skip
     batch = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
-    report = sender.run(ledger.iter_recipients(engine, slug, batch, retry_uncertain, started))
-    report.uncertain += earlier_uncertain
+    schedule, watch = run_pool(
+        run, ledger.iter_recipients(engine, slug, batch, retry_uncertain, started)
+    )
+    for job in schedule.left_waiting():  # their rows stay `failed` (retryable): a rerun sends them
+        report.failed += 1
+        report.failures.append((job.recipient.email, "stopped before a retry"))
+    finish_report(report, run, watch.error)
     if not report.stopped and report.error is None:
         with engine.begin() as conn:
             ledger.finish_mailing(conn, slug)
     return report
+
+
+def finish_report(report: SendReport, run: Run, error: str | None) -> None:
+    """Add what the ledger holds besides this run's own outcomes, and why the run stopped."""
+    # Read at the end, not the start: a row another send had in flight then is settled by now.
+    with run.engine.connect() as conn:
+        uncertain, in_flight = ledger_counts.left_by_others(conn, report.slug, run.started)
+    if not run.options.retry_uncertain:
+        report.uncertain += uncertain
+    report.in_flight = in_flight
+    report.error = error
+    report.stopped = run.stop.is_set() and error is None
 
 
 def send_test(slug: str, address: str) -> None:
@@ -196,7 +213,7 @@ def plan_new() -> NewPlan:
     that leaves only the newest."""
     published = get_library().rescan().published  # newest first
     with db.engine.connect() as conn:
-        states = ledger.mailing_states(conn)
+        states = ledger_counts.mailing_states(conn)
     known = [p.published_at for p in published if p.slug in states]
     if not known:
         return NewPlan(send=tuple(published[:1]), skip=tuple(published[1:]))
@@ -224,14 +241,14 @@ def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
     titles = {p.slug: p.title for p in snapshot.every_post}
     posts = snapshot.published  # drafts and scheduled essays have no sends to show
     with db.engine.connect() as conn:
-        states = ledger.mailing_states(conn)
-        counts = ledger.delivery_counts(conn)
+        states = ledger_counts.mailing_states(conn)
+        counts = ledger_counts.delivery_counts(conn)
         slugs = [slug] if slug else list(dict.fromkeys([p.slug for p in posts] + list(states)))
         lines = []
         for name in slugs:
             state = states.get(name)
             in_ledger = state in (MailingStatus.SENDING, MailingStatus.DONE)
-            pending = ledger.pending_count(conn, name) if in_ledger else 0
+            pending = ledger_counts.pending_count(conn, name) if in_ledger else 0
             lines.append(
                 EssayStatus(
                     slug=name,
@@ -249,4 +266,4 @@ def essay_statuses(slug: str | None = None) -> list[EssayStatus]:
 def problem_rows(slug: str) -> list[tuple[str, str, int, str]]:
     """Failed and uncertain rows of one essay, with reasons."""
     with db.engine.connect() as conn:
-        return ledger.problem_rows(conn, slug)
+        return ledger_counts.problem_rows(conn, slug)

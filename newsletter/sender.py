@@ -1,46 +1,43 @@
-"""The send loop: a few SMTP connections in threads, each claiming, sending and settling one
-ledger row at a time, with retries, a rate limit, and a clean stop after the current message."""
+"""The send pool: a few SMTP connections in threads, each taking the next message (a due retry
+first, else the next reader) and handing it to `deliver_one`, until nothing is left or the run
+must stop. It always ends: a worker leaves when no reader is left, no retry is waiting and no
+message is in flight anywhere (an in-flight one may still turn into a retry)."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from . import ledger
-from .emails import AddressError, EssayEmail
+from .delivery import Job, Outcome, Result, deliver_one
+from .emails import EssayEmail
 from .ledger import Recipient
 from .mail import new_message_id
-from .models import DeliveryStatus
-from .tokens import unsubscribe_url
-from .transport import (
-    ConnectFailure,
-    PermanentFailure,
-    SenderRefused,
-    TemporaryFailure,
-    Transport,
-    UncertainDelivery,
-)
+from .transport import Transport
+
+# How often a waiting worker looks at the stop flag: a signal handler cannot safely take the
+# schedule's lock, so it only sets the flag.
+STOP_POLL_SECONDS = 0.1
 
 
 @dataclass
 class SendReport:
-    """What one run did: the summary the author reads at the end."""
+    """What one run did: the summary the author reads at the end (figures from the ledger)."""
 
     slug: str
     sent: int = 0
     failed: int = 0
     skipped: int = 0  # claimed by another send, or no longer subscribed when their turn came
     uncertain: int = 0
+    in_flight: int = 0  # claimed by another send that is still running
     stopped: bool = False
     error: str | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
@@ -66,15 +63,6 @@ class Pacer:
         return slot - now
 
 
-@dataclass(order=True)
-class _Job:
-    due: float
-    order: int
-    recipient: Recipient = field(compare=False)
-    message_id: str = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-
-
 @dataclass
 class SendOptions:
     """The knobs of one run, read from config by the caller."""
@@ -84,216 +72,166 @@ class SendOptions:
     retry_delay: float = 5.0
     max_per_second: float = 0
     retry_uncertain: bool = False
+    max_silent: int = 3  # timeouts or uncertain results in a row that stop the run
 
 
-class Sender:
-    """Delivers one essay to a stream of recipients through `options.connections` transports."""
+class Schedule:
+    """The messages still to try: fresh readers from the stream, retries due at a time."""
 
-    def __init__(
-        self,
-        app: Flask,
-        engine: Engine,
-        essay: EssayEmail,
-        make_transport: Callable[[], Transport],
-        options: SendOptions,
-        *,
-        started: datetime,
-        stop: threading.Event | None = None,
-        progress: Callable[[], None] | None = None,
-    ) -> None:
-        self.app, self.engine, self.essay = app, engine, essay
-        self.make_transport, self.options, self.started = make_transport, options, started
-        self.stop = stop or threading.Event()
-        self.progress = progress or (lambda: None)
-        self.pacer = Pacer(options.max_per_second)
-        self.report = SendReport(essay.slug)
-        self.lock = threading.Lock()
-        self.queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max(64, options.connections))
+    def __init__(self, recipients: Iterable[Recipient], stop: threading.Event) -> None:
+        self.fresh: Iterator[Recipient] | None = iter(recipients)
+        self.retries: list[tuple[float, int, Job]] = []
         self.order = itertools.count()
-        self.crash: Exception | None = None
-        self.connect_failures = 0  # in a row, across connections
-        self.local = threading.local()
+        self.in_flight = 0
+        self.stop = stop
+        self.cond = threading.Condition()
 
-    def run(self, recipients: Iterable[Recipient]) -> SendReport:
-        """Send to every recipient (or until stopped); return the report."""
-        workers = [
-            threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
-            for n in range(max(1, self.options.connections))
-        ]
-        for worker in workers:
-            worker.start()
-        try:
-            self._feed(recipients)
-        finally:
-            self._close_queue(len(workers))
-            for worker in workers:
-                worker.join()
-        if self.crash is not None:
-            raise self.crash
-        self.report.stopped = self.stop.is_set() and self.report.error is None
-        return self.report
-
-    def _feed(self, recipients: Iterable[Recipient]) -> None:
-        for recipient in recipients:
-            job = _Job(0.0, next(self.order), recipient, recipient.message_id or new_message_id())
+    def take(self) -> Job | None:
+        """The next message to try, waiting for a retry when needed; None: nothing is left."""
+        with self.cond:
             while not self.stop.is_set():
-                try:
-                    self.queue.put(job, timeout=0.2)  # wakes to notice a stop
-                    break
-                except queue.Full:
-                    continue
-            if self.stop.is_set():
-                return
-
-    def _close_queue(self, workers: int) -> None:
-        """Tell each worker there is no more; when stopping, drop what is queued first."""
-        for _ in range(workers):
-            while True:
-                if self.stop.is_set():
-                    self._drain_queue()  # workers may be gone: nobody else empties it
-                try:
-                    self.queue.put(None, timeout=0.2)  # wakes to notice a stop (or a crash)
-                    break
-                except queue.Full:
-                    continue
-
-    def _drain_queue(self) -> None:
-        """Drop the recipients still queued: a stopped send leaves their rows unclaimed."""
-        while True:
-            try:
-                self.queue.get_nowait()
-            except queue.Empty:
-                return
-
-    def _work(self) -> None:
-        """One connection's loop: the next due retry, else the next recipient."""
-        transport = self.make_transport()
-        retries: list[_Job] = []
-        try:
-            with self.app.app_context(), self.engine.connect() as conn:
-                self.local.conn = conn  # one connection per worker: no pool checkout per row
-                while not self.stop.is_set():
-                    job = self._next_job(retries)
-                    if job is None:
-                        break
-                    self._attempt(job, transport, retries)
-        except Exception as error:  # a worker must never die silently: run() re-raises it
-            self.crash = error
-            self._abort(f"The send stopped on an unexpected error: {error!r}")
-        finally:
-            transport.close()
-            with self.lock:
-                # Rows still waiting for a retry stay `failed` (retryable): a rerun sends them.
-                self.report.failed += len(retries)
-                self.report.failures += [
-                    (j.recipient.email, "stopped before a retry") for j in retries
-                ]
-
-    def _next_job(self, retries: list[_Job]) -> _Job | None:
-        exhausted = False
-        while not self.stop.is_set():
-            wait = max(0.0, retries[0].due - time.monotonic()) if retries else None
-            if retries and wait == 0.0:
-                return heapq.heappop(retries)
-            if exhausted:
-                if not retries:
+                job = self._ready()
+                if job is not None:
+                    self.in_flight += 1
+                    return job
+                if not self.retries and not self.in_flight:
                     return None
-                self.stop.wait(wait)
-                continue
-            try:
-                job = self.queue.get(timeout=wait)
-            except queue.Empty:
-                continue
-            if job is None:
-                exhausted = True
-                continue
-            return job
+                due = self.retries[0][0] - time.monotonic() if self.retries else STOP_POLL_SECONDS
+                self.cond.wait(min(max(due, 0.0), STOP_POLL_SECONDS))
+            return None
+
+    def _ready(self) -> Job | None:
+        if self.retries and self.retries[0][0] <= time.monotonic():
+            return heapq.heappop(self.retries)[2]
+        if self.fresh is not None:
+            recipient = next(self.fresh, None)
+            if recipient is not None:
+                return Job(recipient, recipient.message_id or new_message_id())
+            self.fresh = None
         return None
 
-    def _attempt(self, job: _Job, transport: Transport, retries: list[_Job]) -> None:
-        """Claim, send and settle one message."""
-        recipient = job.recipient
-        if job.attempts:  # our own earlier try left the row `failed`
-            recipient = Recipient(recipient.subscriber_id, recipient.email, DeliveryStatus.FAILED)
-        with self._transaction() as conn:
-            claimed = ledger.claim(conn, self.essay.slug, recipient, job.message_id, self.started)
-        if not claimed:
-            self._count("skipped")
-            return
-        job.attempts += 1
-        delay = self.pacer.delay()
-        if delay and self.stop.wait(delay):
-            self._settle(ledger.release, job)
-            return
-        try:
-            data = self.essay.render(
-                recipient.email,
-                unsubscribe_url(recipient.subscriber_id, recipient.email),
-                job.message_id,
-            )
-            transport.deliver(self.essay.envelope_from, recipient.email, data)
-        except ConnectFailure as failure:
-            self._temporary(job, failure.reply, retries)
-            self._unreachable(failure.reply)
-        except TemporaryFailure as failure:
-            self._temporary(job, failure.reply, retries)
-        except PermanentFailure as failure:
-            self._failed(job, failure.reply, bounce=failure.bounce)
-        except AddressError as error:
-            self._failed(job, f"550 {error}")
-        except UncertainDelivery as failure:
-            self._count("uncertain", (recipient.email, failure.reply))
-        except SenderRefused as failure:
-            self._settle(ledger.release, job)
-            self._abort(failure.reply)
-        else:
-            self._settle(ledger.settle_sent, job)
-            self.connect_failures = 0
-            self._count("sent")
+    def done(self, job: Job, retry_in: float | None = None) -> None:
+        """A message is settled; `retry_in` seconds: try it again then."""
+        with self.cond:
+            self.in_flight -= 1
+            if retry_in is not None:
+                heapq.heappush(self.retries, (time.monotonic() + retry_in, next(self.order), job))
+            self.cond.notify_all()
 
-    def _unreachable(self, reply: str) -> None:
-        """Stop when the server cannot be reached again and again, rather than fail everyone."""
+    def left_waiting(self) -> list[Job]:
+        """Retries a stopped run never made (their rows stay `failed`: a rerun sends them)."""
+        with self.cond:
+            return [job for _, _, job in self.retries]
+
+
+class Watch:
+    """Stops the run when the server is out of reach or silent again and again."""
+
+    def __init__(self, options: SendOptions, stop: threading.Event) -> None:
+        self.options, self.stop = options, stop
+        self.unreachable = self.silent = 0  # in a row, across connections
+        self.error: str | None = None
+        self.lock = threading.Lock()
+
+    def see(self, result: Result) -> None:
+        """Count this result; stop the run with a sentence when the server looks gone."""
         with self.lock:
-            self.connect_failures += 1
-            hopeless = self.connect_failures >= self.options.max_attempts
-        if hopeless:
-            self._abort(f"{reply} Nothing is lost: run the same command again once it answers.")
+            ok = result.outcome is Outcome.SENT
+            self.unreachable = 0 if ok else self.unreachable + result.unreachable
+            self.silent = 0 if ok else self.silent + result.silent
+            if result.outcome is Outcome.ABORT:
+                self._abort(result.reply)
+            elif self.unreachable >= self.options.max_attempts:
+                self._abort(
+                    f"{result.reply} Nothing is lost: run the same command again once it answers."
+                )
+            elif self.silent >= max(1, self.options.max_silent):
+                self._abort(
+                    f"The mail server stopped answering: {self.silent} messages in a row timed out "
+                    f"or got no verdict; the last: {result.reply} The rest stay pending: run "
+                    "the same command again once the server answers."
+                )
 
-    def _temporary(self, job: _Job, reply: str, retries: list[_Job]) -> None:
-        """Retry later with a doubling delay, or give up after `max_attempts` tries."""
-        if job.attempts < self.options.max_attempts:
-            self._settle(ledger.settle_failed, job, f"{reply} (will retry)")
-            job.due = time.monotonic() + self.options.retry_delay * 2 ** (job.attempts - 1)
-            heapq.heappush(retries, job)
-            return
-        self._failed(job, f"{reply} (gave up after {job.attempts} attempts; a rerun retries)")
-
-    def _failed(self, job: _Job, reason: str, bounce: bool = False) -> None:
-        with self._transaction() as conn:
-            ledger.settle_failed(conn, self.essay.slug, job.recipient.subscriber_id, reason)
-            if bounce:
-                ledger.mark_bounced(conn, job.recipient.subscriber_id)
-        self._count("failed", (job.recipient.email, reason))
-
-    def _settle(self, action, job: _Job, *args) -> None:
-        with self._transaction() as conn:
-            action(conn, self.essay.slug, job.recipient.subscriber_id, *args)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """A short transaction on this worker's own connection."""
-        conn = self.local.conn
-        with conn.begin():
-            yield conn
-
-    def _count(self, outcome: str, failure: tuple[str, str] | None = None) -> None:
+    def crashed(self, error: Exception) -> None:
+        """A worker hit a bug: stop the others and say so."""
         with self.lock:
-            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
-            if failure:
-                self.report.failures.append(failure)
-            self.progress()
+            self._abort(f"The send stopped on an unexpected error: {error!r}")
 
     def _abort(self, message: str) -> None:
-        with self.lock:
-            self.report.error = self.report.error or message
+        self.error = self.error or message
         self.stop.set()
+
+
+@dataclass
+class Run:
+    """Everything one send shares between its connections."""
+
+    app: Flask
+    engine: Engine
+    essay: EssayEmail
+    make_transport: Callable[[], Transport]
+    options: SendOptions
+    started: datetime
+    stop: threading.Event
+    progress: Callable[[Result, Job], None]
+
+
+def run_pool(run: Run, recipients: Iterable[Recipient]) -> tuple[Schedule, Watch]:
+    """Deliver to every recipient through `options.connections` workers; return when all end."""
+    schedule = Schedule(recipients, run.stop)
+    watch = Watch(run.options, run.stop)
+    pacer = Pacer(run.options.max_per_second)
+    workers = max(1, run.options.connections)
+    with ThreadPoolExecutor(workers, thread_name_prefix="send") as pool:
+        futures = [pool.submit(_work, run, schedule, watch, pacer) for _ in range(workers)]
+        for future in futures:
+            future.result()  # _work catches everything: this only waits
+    return schedule, watch
+
+
+def _work(run: Run, schedule: Schedule, watch: Watch, pacer: Pacer) -> None:
+    """One connection's loop: take a message, deliver it, settle it, until none is left."""
+    transport = run.make_transport()
+    try:
+        with run.app.app_context(), run.engine.connect() as conn:
+            while (job := schedule.take()) is not None:
+                delay = pacer.delay()
+                if delay and run.stop.wait(delay):
+                    schedule.done(job)
+                    break
+                result = deliver_one(
+                    conn, run.essay, transport, job,
+                    started=run.started, max_attempts=run.options.max_attempts,
+                )  # fmt: skip
+                schedule.done(job, _retry_in(run.options, job, result))
+                watch.see(result)
+                run.progress(result, job)
+    except Exception as error:  # a worker must never die silently: the run says why it stopped
+        watch.crashed(error)
+        raise
+    finally:
+        transport.close()
+
+
+def counting(report: SendReport, tick: Callable[[], None] | None) -> Callable[[Result, Job], None]:
+    """A progress callback that tallies this run's outcomes in `report`, then calls `tick`."""
+    lock = threading.Lock()
+
+    def count(result: Result, job: Job) -> None:
+        if result.outcome in (Outcome.RETRY, Outcome.ABORT):
+            return  # not settled for good yet (or given back): counted when it is
+        with lock:
+            setattr(report, result.outcome.value, getattr(report, result.outcome.value) + 1)
+            if result.outcome in (Outcome.FAILED, Outcome.UNCERTAIN):
+                report.failures.append((job.recipient.email, result.reply))
+        if tick:
+            tick()
+
+    return count
+
+
+def _retry_in(options: SendOptions, job: Job, result: Result) -> float | None:
+    """A doubling delay before the next try of a temporary failure; None: no retry."""
+    if result.outcome is not Outcome.RETRY:
+        return None
+    return options.retry_delay * 2 ** (job.attempts - 1)

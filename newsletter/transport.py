@@ -36,6 +36,10 @@ class TemporaryFailure(DeliveryError):
     """4xx, timeout or lost connection before the end of DATA: safe to try again later."""
 
 
+class ServerSilent(TemporaryFailure):
+    """The server stopped answering mid-dialogue (SEND_TIMEOUT passed) before the final dot."""
+
+
 class ConnectFailure(TemporaryFailure):
     """The server could not be reached at all."""
 
@@ -143,9 +147,8 @@ class SMTPTransport:
             smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         except (OSError, smtplib.SMTPServerDisconnected) as error:
             self.close(quit=False)
-            raise TemporaryFailure(
-                f"Connection lost before the message was sent ({error})."
-            ) from None
+            kind = ServerSilent if isinstance(error, TimeoutError) else TemporaryFailure
+            raise kind(f"Connection lost before the message was sent ({error}).") from None
         try:
             code, message = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as error:
