@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -50,6 +50,22 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
     app.session_interface = LazySessionInterface()
+    app.after_request(redirect_within_site)
+
+
+def redirect_within_site(response: Response) -> Response:
+    """Point absolute redirects (Werkzeug's slash redirects build them from the request's
+    Host) at SITE_URL: a forged `Host: evil.example` must never send a reader elsewhere."""
+    location = response.headers.get("Location")
+    if not location or not 300 <= response.status_code < 400:
+        return response
+    parts = urlsplit(location)
+    site = urlsplit(current_app.config["SITE_URL"])
+    if parts.netloc and parts.netloc != site.netloc:
+        response.headers["Location"] = urlunsplit(
+            (site.scheme, site.netloc, parts.path, parts.query, parts.fragment)
+        )
+    return response
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
