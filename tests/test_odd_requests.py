@@ -3,6 +3,7 @@ long local parts, and a warning when rate limits cannot be shared between worker
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sqlite3
@@ -101,3 +102,21 @@ def test_memory_rate_limits_with_several_workers_log_a_warning(config, monkeypat
     with caplog.at_level(logging.WARNING, logger="newsletter"):
         create_app(config)
     assert not any("RATELIMIT_STORAGE_URI" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("extra", [0, 70 * 1024])
+def test_a_chunked_body_over_the_limit_is_refused_not_cut(app, client, extra):
+    body = ("email=chunked%40example.org&website=&x=" + "a" * extra).encode()
+    response = client.post(
+        "/subscribe",
+        input_stream=io.BytesIO(body),
+        headers={
+            "Transfer-Encoding": "chunked",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Sec-Fetch-Site": "same-origin",
+        },
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn and granian say
+    )
+    assert response.status_code == (413 if extra else 200)
+    with app.app_context():
+        assert db.session.query(Subscriber).count() == (0 if extra else 1)
