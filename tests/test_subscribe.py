@@ -8,22 +8,21 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import ClosingClient, RecordingHandler, csrf_token_from, heading, link_in, page
+from conftest import (
+    ClosingClient,
+    RecordingHandler,
+    csrf_token_from,
+    heading,
+    link_in,
+    page,
+    press_confirm,
+)
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app import create_app
 from newsletter import subscribers, tokens
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-
-
-def press_confirm(client, link: str, **kwargs):
-    """Open a confirmation link and press its one button, as a person does."""
-    opened = client.get(link, **kwargs)
-    assert opened.status_code == 200
-    form = page(opened).find("form", class_="confirm-form")
-    token = form.find("input", attrs={"name": "csrf_token"})["value"]
-    return client.post(form["action"], data={"csrf_token": token}, **kwargs)
 
 
 def stored(app, email: str) -> Subscriber | None:
