@@ -29,9 +29,11 @@ $(VENV)/.vnu-$(VNU_VERSION): | $(BIN)/python
 	  echo "npm not found: vnu.jar is not installed; the HTML validity tests will be skipped."; \
 	fi
 
-# Development server: debug mode (so no SECRET_KEY is needed), mail to instance/outbox/.
+# Development server: debug mode, mail to instance/outbox/. The first run writes a random
+# SECRET_KEY into instance/config.py (git-ignored), shared by the server and every flask command.
 run: $(VENV)/.installed
-	FLASK_DEBUG=1 $(BIN)/flask db upgrade
+	$(BIN)/python -m newsletter.instance_key instance/config.py
+	$(BIN)/flask db upgrade
 	$(BIN)/flask run --debug --host 127.0.0.1 --port 5000
 
 # Production server: granian (chosen by bench/servers.py; figures in the README's Deployment).

@@ -17,7 +17,7 @@ from newsletter import (
     signup,
     web,
 )
-from newsletter.config import DefaultConfig, finish_config
+from newsletter.config import ConfigError, DefaultConfig, finish_config
 from newsletter.extensions import csrf, db, init_limiter, init_migrations
 
 
@@ -31,7 +31,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_prefixed_env()
     else:
         app.config.from_mapping(test_config)
-    finish_config(app)
+    try:
+        finish_config(app)
+    except ConfigError as error:
+        if test_config is not None:
+            raise
+        raise SystemExit(f"Configuration error: {error}") from None  # one sentence, no traceback
     configure_logging(app)
 
     db.init_app(app)

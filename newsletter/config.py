@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,8 +57,12 @@ class DefaultConfig:
     SEND_STOP_AFTER_TIMEOUTS = 3  # timeouts or uncertain results in a row that stop a send
 
 
-DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
-PLACEHOLDER_SECRET_KEYS = {DEVELOPMENT_SECRET_KEY, "replace-me", "dev", "secret", "changeme"}
+PLACEHOLDER_SECRET_KEYS = {"development-only-not-secret", "replace-me", "dev", "secret", "changeme"}
+MIN_SECRET_KEY_BITS = 64  # below this, a key can be guessed offline from one signed link
+HOW_TO_SET_KEY = (
+    "run `make run` once to write a random one into instance/config.py, or export "
+    "FLASK_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+)
 
 
 class ConfigError(RuntimeError):
@@ -86,19 +92,25 @@ def finish_config(app: Flask) -> None:
 
 
 def check_secret_key(app: Flask) -> None:
-    """Demand a real SECRET_KEY outside debug and tests: it signs every link in every email."""
+    """Demand a strong SECRET_KEY in every mode: it signs every link in every email, so no
+    constant key may ever sign anything (the test suite passes its own)."""
     key = app.config.get("SECRET_KEY")
-    if app.debug or app.testing:
-        app.config["SECRET_KEY"] = key or DEVELOPMENT_SECRET_KEY
-        return
-    how = (
-        "Put SECRET_KEY = '...' in instance/config.py or export FLASK_SECRET_KEY; make one "
-        "with: python -c 'import secrets; print(secrets.token_hex(32))'"
-    )
     if not key:
-        raise ConfigError(f"SECRET_KEY is not set. {how}")
-    if key in PLACEHOLDER_SECRET_KEYS or len(key) < 16:
-        raise ConfigError(f"SECRET_KEY is a placeholder or too short to keep links safe. {how}")
+        raise ConfigError(f"SECRET_KEY is not set: {HOW_TO_SET_KEY}.")
+    if app.testing:
+        return  # test keys are chosen by the suite and never leave it
+    if key in PLACEHOLDER_SECRET_KEYS or estimated_bits(key) < MIN_SECRET_KEY_BITS:
+        raise ConfigError(
+            f"SECRET_KEY is a placeholder or too short to keep links safe: {HOW_TO_SET_KEY}."
+        )
+
+
+def estimated_bits(key: str) -> float:
+    """An upper bound on the key's entropy from its own letter frequencies: repeated or
+    short keys (16 spaces, 'aaaa...', 'password12345678') score low, random ones high."""
+    counts = Counter(key)
+    total = len(key)
+    return -sum(count * math.log2(count / total) for count in counts.values())
 
 
 def check_timezone(name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 
@@ -23,6 +24,8 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 mail = Mail()
 csrf = CSRFProtect()
+# The variables a server's worker count is given in (gunicorn reads WEB_CONCURRENCY).
+WORKER_VARIABLES = ("WEB_CONCURRENCY", "WEB_WORKERS", "GRANIAN_WORKERS")
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
@@ -34,9 +37,24 @@ def init_limiter(app: Flask) -> None:
     serving the cached page does. The `@limiter.limit` decorator checks its own limit.
     """
     limiter.init_app(app)
+    warn_per_process_limits(app)
     hooks = app.before_request_funcs.get(None, [])
     if limiter._check_request_limit in hooks:
         hooks.remove(limiter._check_request_limit)
+
+
+def warn_per_process_limits(app: Flask) -> None:
+    """Several workers with memory:// storage each count alone, multiplying the limit."""
+    workers = max(int(os.environ.get(name) or 1) for name in WORKER_VARIABLES)
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+    if workers > 1 and storage.startswith("memory://"):
+        logging.getLogger("newsletter").warning(
+            "RATELIMIT_STORAGE_URI is memory:// with %d workers: each worker counts sign-ups "
+            "alone, so the limit is %d times looser; set it to a shared store such as "
+            "redis://127.0.0.1:6379/0.",
+            workers,
+            workers,
+        )
 
 
 @event.listens_for(Engine, "connect")

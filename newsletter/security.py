@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import io
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script anywhere and no third-party requests: everything comes from 'self'. Style
@@ -42,14 +44,55 @@ class SecurityHeadersMiddleware:
         return self.wsgi_app(environ, start_with_headers)
 
 
+class ChunkedBodyLimit:
+    """Refuse a chunked body over MAX_CONTENT_LENGTH with 413 instead of letting it be cut and
+    processed: with no Content-Length, Werkzeug's parsers stop at the limit silently."""
+
+    def __init__(self, wsgi_app, limit: int | None) -> None:
+        self.wsgi_app, self.limit = wsgi_app, limit
+
+    def __call__(self, environ, start_response):
+        if self.limit is None or not _is_chunked(environ):  # chunked overrides Content-Length
+            return self.wsgi_app(environ, start_response)
+        body = environ["wsgi.input"].read(self.limit + 1)
+        if len(body) > self.limit:
+            return RequestEntityTooLarge()(environ, start_response)
+        environ["wsgi.input"] = io.BytesIO(body)  # whole and within the limit: a sized body
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        environ.pop("HTTP_TRANSFER_ENCODING")
+        return self.wsgi_app(environ, start_response)
+
+
+def _is_chunked(environ) -> bool:
+    return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 def init_app(app: Flask) -> None:
     """Wrap the app so that every response carries the security headers; lazy sessions; trust
     `TRUSTED_PROXIES` reverse proxies for the client's address (rate limits, consent record)."""
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
     app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
     app.session_interface = LazySessionInterface()
+    app.after_request(redirect_within_site)
+
+
+def redirect_within_site(response: Response) -> Response:
+    """Point absolute redirects (Werkzeug's slash redirects build them from the request's
+    Host) at SITE_URL: a forged `Host: evil.example` must never send a reader elsewhere."""
+    location = response.headers.get("Location")
+    if not location or not 300 <= response.status_code < 400:
+        return response
+    parts = urlsplit(location)
+    site = urlsplit(current_app.config["SITE_URL"])
+    if parts.netloc and parts.netloc != site.netloc:
+        response.headers["Location"] = urlunsplit(
+            (site.scheme, site.netloc, parts.path, parts.query, parts.fragment)
+        )
+    return response
 
 
 class LazySessionInterface(SecureCookieSessionInterface):

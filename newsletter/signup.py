@@ -7,9 +7,10 @@ import logging
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 
 from . import subscribers
-from .extensions import csrf, limiter
+from .extensions import csrf, db, limiter
 from .forms import SubscribeForm
 from .library import current_posts
 from .links import post_url
@@ -31,6 +32,28 @@ def keep_private(response: Response) -> Response:
     if request.endpoint != "signup.subscribe":
         response.headers.setdefault("X-Robots-Tag", "noindex")
     return response
+
+
+# The encodings an HTML form posts; anything else (JSON...) is not for these endpoints.
+FORM_TYPES = {"", "application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+@bp.before_request
+def only_form_bodies():
+    """Refuse JSON and other bodies with 415 before Flask-WTF would read them as form data."""
+    if request.method == "POST" and request.mimetype not in FORM_TYPES:
+        page = render_template("subscribe.html", form=SubscribeForm(formdata=None))
+        return page, 415
+    return None
+
+
+@bp.app_errorhandler(OperationalError)
+def database_unavailable(error: OperationalError):
+    """A read-only or full database: say so (503) and log the cause; the transaction was
+    rolled back, so nothing half-written is kept and the reader can retry later."""
+    db.session.rollback()
+    log.error("The database refused a write (%s); sign-ups wait until it is fixed.", error.orig)
+    return render_template("signup/unavailable.html"), 503
 
 
 def signup_rate_limit() -> str:
@@ -93,6 +116,16 @@ def after_response(job):
 
 @bp.get("/confirm/<token>")
 def confirm(token: str):
+    """One button that confirms: mail scanners open links, so GET and HEAD change nothing."""
+    try:
+        subscriber = subscribers.confirmable(token)
+    except InvalidToken as error:
+        return bad_link(error)
+    return render_template("signup/confirm.html", subscriber=subscriber, token=token)
+
+
+@bp.post("/confirm/<token>")
+def confirm_post(token: str):
     """Activate the subscriber named by a confirmation link, then welcome them."""
     try:
         subscribers.confirm(token, ip=request.remote_addr, user_agent=request.user_agent.string)

@@ -24,6 +24,7 @@ from .mail import send_templated
 from .models import Subscriber, SubscriberStatus, utcnow
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, minus the angle brackets
+MAX_LOCAL_PART_LENGTH = 64  # RFC 5321, section 4.5.3.1.1
 LEFT = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
 
 
@@ -64,6 +65,11 @@ def normalise_address(raw: str) -> str:
         )
     except EmailNotValidError as error:
         raise InvalidAddress(f"This is not a valid email address: {error}") from None
+    if len(result.local_part) > MAX_LOCAL_PART_LENGTH:
+        raise InvalidAddress(
+            "The part before the @ is longer than 64 characters, more than mail servers "
+            "accept; check the address and retry."
+        )
     normalised = f"{result.local_part}@{result.ascii_domain.lower()}"
     if len(normalised) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("This address is longer than 254 characters; check it and retry.")
@@ -209,14 +215,20 @@ def send_confirmation(subscriber_id: int, email: str) -> None:
     )
 
 
-def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None) -> Subscriber:
-    """Activate the subscriber a confirmation link names; opening it twice changes nothing."""
+def confirmable(token: str) -> Subscriber:
+    """The subscriber a confirmation link names, changing nothing (scanners open links)."""
     subscriber_id, digest = tokens.read_confirm_token(token)
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or not tokens.token_matches(digest, subscriber.email):
         raise tokens.InvalidToken("This link is for an address that is no longer on the list.")
     if subscriber.status in LEFT:
         raise tokens.InvalidToken("This address left the list after the link was sent.")
+    return subscriber
+
+
+def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None) -> Subscriber:
+    """Activate the subscriber a confirmation link names; confirming twice changes nothing."""
+    subscriber = confirmable(token)
     if subscriber.status == SubscriberStatus.PENDING:
         subscriber.status = SubscriberStatus.ACTIVE
         subscriber.confirmed_at = utcnow()

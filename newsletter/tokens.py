@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -26,8 +27,12 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 
 def _address_digest(email: str) -> str:
-    """A short digest of the address, so a token never outlives the address it was made for."""
-    return hashlib.sha256(email.lower().encode()).hexdigest()[:16]
+    """A short keyed digest of the address, so a token never outlives the address it was made
+    for; keyed by SECRET_KEY, so a link's holder cannot test guessed addresses offline."""
+    key = current_app.config["SECRET_KEY"]
+    key_bytes = key if isinstance(key, bytes) else str(key).encode()
+    mac = hmac.new(key_bytes, b"newsletter.address:" + email.lower().encode(), hashlib.sha256)
+    return mac.hexdigest()[:16]
 
 
 def make_token(subscriber_id: int, email: str, salt: str) -> str:
@@ -42,8 +47,22 @@ def read_token(token: str, salt: str, max_age: int | None = None) -> tuple[int, 
     except SignatureExpired:
         raise InvalidToken("This link has expired.", expired=True) from None
     except (BadSignature, ValueError, TypeError):
-        raise InvalidToken("This link is not valid: it may have been cut short.") from None
+        raise InvalidToken(why_invalid(token, salt)) from None
     return int(subscriber_id), str(digest)
+
+
+def why_invalid(token: str, salt: str) -> str:
+    """Tell a whole link signed with another key (SECRET_KEY changed) from one cut short."""
+    serializer = _serializer(salt)
+    _valid, payload = serializer.loads_unsafe(token)
+    signature = token.rsplit(".", 1)[-1]  # a cut link loses its end: the signature is short
+    whole = len(signature) == len(serializer.make_signer().get_signature(b""))
+    if payload is not None and whole:
+        return (
+            "This link was signed with a different key: the site's SECRET_KEY changed after "
+            "it was sent, so ask for a new link."
+        )
+    return "This link is not valid: it may have been cut short."
 
 
 def token_matches(digest: str, email: str) -> bool:

@@ -240,6 +240,15 @@ def sign_up(client) -> Callable[..., object]:
     return post
 
 
+def press_confirm(client, link: str, **kwargs):
+    """Open a confirmation link and press its one button, as a person does."""
+    opened = client.get(link, **kwargs)
+    assert opened.status_code == 200
+    form = page(opened).find("form", class_="confirm-form")
+    token = form.find("input", attrs={"name": "csrf_token"})["value"]
+    return client.post(form["action"], data={"csrf_token": token}, **kwargs)
+
+
 def link_in(message: EmailMessage, path_prefix: str) -> str:
     """The path of the first link in a message's text part that starts with `path_prefix`."""
     text = message.get_body(preferencelist=("plain",)).get_content()

@@ -73,7 +73,7 @@ def test_headers_name_the_author_the_list_and_the_one_click_unsubscribe(
     assert url.startswith("https://essays.example.org/unsubscribe/")
     with app.app_context():
         token_id, digest = read_unsubscribe_token(url.rsplit("/", 1)[1])
-    assert token_id == subscriber_id and token_matches(digest, address)
+        assert token_id == subscriber_id and token_matches(digest, address)  # keyed: needs the app
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == [
         "text/plain",
@@ -140,7 +140,7 @@ def test_every_reader_gets_their_own_unsubscribe_link(
         link = html.find("a", string="Unsubscribe")["href"]
         with app.app_context():
             token_id, digest = read_unsubscribe_token(link.rsplit("/", 1)[1])
-        assert token_id == readers[address] and token_matches(digest, address)
+            assert token_id == readers[address] and token_matches(digest, address)
 
 
 def test_raw_message_lines_stay_within_smtp_limits(runner, smtp_server, essay, add_subscribers):

@@ -8,7 +8,15 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import ClosingClient, RecordingHandler, csrf_token_from, heading, link_in, page
+from conftest import (
+    ClosingClient,
+    RecordingHandler,
+    csrf_token_from,
+    heading,
+    link_in,
+    page,
+    press_confirm,
+)
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app import create_app
@@ -41,7 +49,7 @@ def test_signup_mails_a_link_that_activates_the_subscriber(
     assert link in text and link in html
     assert stored(app, "reader@example.org").status == "pending"
 
-    welcome = client.get(link, headers={"User-Agent": "TestBrowser/1.0"})
+    welcome = press_confirm(client, link, headers={"User-Agent": "TestBrowser/1.0"})
     assert welcome.status_code == 200
     assert heading(welcome) == "Welcome"
     latest = page(welcome).find("section", class_="latest-essay").find("a")
@@ -59,9 +67,9 @@ def test_signup_mails_a_link_that_activates_the_subscriber(
 def test_opening_the_confirmation_link_again_is_harmless(app, client, sign_up, smtp_server):
     sign_up("reader@example.org")
     link = link_in(smtp_server.handler.wait_for(1)[0], "/confirm/")
-    client.get(link)
+    press_confirm(client, link)
     first = stored(app, "reader@example.org").confirmed_at
-    again = client.get(link)
+    again = press_confirm(client, link)
     assert again.status_code == 200
     assert heading(again) == "Welcome"
     assert stored(app, "reader@example.org").confirmed_at == first
@@ -69,7 +77,7 @@ def test_opening_the_confirmation_link_again_is_harmless(app, client, sign_up, s
 
 def test_welcome_page_without_any_essay_links_home(app, client, sign_up, smtp_server):
     sign_up("reader@example.org")
-    welcome = client.get(link_in(smtp_server.handler.wait_for(1)[0], "/confirm/"))
+    welcome = press_confirm(client, link_in(smtp_server.handler.wait_for(1)[0], "/confirm/"))
     assert page(welcome).find("a", string="Go to the home page")["href"] == "/"
 
 
@@ -408,3 +416,24 @@ class TestWhenTheMailServerHangs:
         assert "could not be sent" in caplog.text
         with app.app_context():
             assert subscribers.find("reader@example.org").confirmation_sent_at is None
+
+
+@pytest.mark.database
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_scanner_opening_the_confirm_link_changes_nothing(
+    app, client, sign_up, smtp_server, method
+):
+    sign_up("scanned@example.org")
+    link = link_in(smtp_server.handler.wait_for(1)[0], "/confirm/")
+    for _ in range(3):
+        assert client.open(link, method=method).status_code == 200
+    assert stored(app, "scanned@example.org").status == "pending"
+    opened = page(client.get(link))
+    assert len(opened.find_all("button")) == 1
+
+
+def test_the_confirm_button_demands_the_csrf_token(app, client, sign_up, smtp_server):
+    sign_up("forged@example.org")
+    link = link_in(smtp_server.handler.wait_for(1)[0], "/confirm/")
+    assert client.post(link).status_code == 400
+    assert stored(app, "forged@example.org").status == "pending"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import csrf_token_from, heading, link_in, page
+from conftest import csrf_token_from, heading, link_in, page, press_confirm
 
 from newsletter import subscribers, tokens
 from newsletter.extensions import db
@@ -112,7 +112,7 @@ def test_a_reader_who_left_can_subscribe_again_with_a_new_confirmation(
 ):
     sign_up("reader@example.org")
     first_link = link_in(smtp_server.handler.wait_for(1)[0], "/confirm/")
-    client.get(first_link)
+    press_confirm(client, first_link)
     with app.app_context():
         subscriber = subscribers.find("reader@example.org")
         leave = urlsplit(tokens.unsubscribe_url(subscriber.id, subscriber.email)).path
@@ -122,7 +122,7 @@ def test_a_reader_who_left_can_subscribe_again_with_a_new_confirmation(
     second = smtp_server.handler.wait_for(2)
     assert len(second) == 2
     assert subscribers_status(app) == "pending"
-    client.get(link_in(second[1], "/confirm/"))
+    press_confirm(client, link_in(second[1], "/confirm/"))
     assert subscribers_status(app) == "active"
 
 
