@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import markdown
 
+from .markdown_hugo import MARKDOWN_CONFIG, MARKDOWN_EXTENSIONS, render_markdown
 from .frontmatter import (
     PostError,
     normalise_text,
@@ -41,22 +41,6 @@ _TAG = re.compile(r"<[^>]+>")
 _BLOCK_BOUNDARY = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|hr)\b[^>]*>")
 _WORD = re.compile(r"[\w'’-]+")
 _MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
-
-MARKDOWN_EXTENSIONS = ["extra", "codehilite", "toc", "smarty", "sane_lists"]
-MARKDOWN_CONFIG = {
-    "codehilite": {"css_class": "highlight", "guess_lang": False},
-    "toc": {"permalink": False},
-    "footnotes": {"BACKLINK_TITLE": "Back to the text"},
-}
-
-
-def render_markdown(text: str) -> str:
-    """Render Markdown as the site does: tables, footnotes, highlighted code, smart quotes."""
-    # A Markdown instance keeps state between documents, so each call gets a fresh one.
-    return markdown.Markdown(
-        extensions=MARKDOWN_EXTENSIONS, extension_configs=MARKDOWN_CONFIG, output_format="html"
-    ).convert(text)
-
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, for meta descriptions and feed summaries."""
