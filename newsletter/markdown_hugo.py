@@ -8,6 +8,8 @@ import xml.etree.ElementTree as etree
 import markdown
 from markdown.blockprocessors import BlockQuoteProcessor
 from markdown.extensions import Extension
+from markdown.extensions.toc import render_inner_html
+from markdown.postprocessors import Postprocessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
@@ -35,7 +37,7 @@ MARKDOWN_EXTENSIONS: list = [
 MARKDOWN_CONFIG: dict = {
     "pymdownx.highlight": {"css_class": "highlight", "guess_lang": False},
     "footnotes": {"BACKLINK_TITLE": "Back to the text"},
-    "mdx_truly_sane_lists": {"nested_indent": 2, "truly_sane": True},
+    "mdx_truly_sane_lists": {"nested_indent": 2, "truly_sane": False},
     "pymdownx.escapeall": {"hardbreak": True, "nbsp": False},
     "pymdownx.tilde": {"subscript": False},
     "pymdownx.magiclink": {"hide_protocol": False},
@@ -43,23 +45,41 @@ MARKDOWN_CONFIG: dict = {
 }
 
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|1[.)])[ \t]+\S")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_FENCE = re.compile(r"^( {0,3})(```|~~~)")
 _PARAGRAPH_LINE = re.compile(r"^ {0,3}[^\s>#|`~<-]")
+_PAREN_ITEM = re.compile(r"^(\s*\d{1,9})\)(?=[ \t])")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]")
+_LONE_PLACEHOLDER = re.compile(r"^<p>(\x02wzxhzdk:(\d+)\x03)</p>$", re.MULTILINE)
+_ONE_TAG = re.compile(r"\A\s*<[a-zA-Z][^<>]*>\s*\Z")
+_TAGS = re.compile(r"<[^>]*>")
 
 
-class ParagraphInterruptions(Preprocessor):
-    """A list or a fence may start right under a paragraph line in CommonMark: add the blank."""
+def _opens_block_under_paragraph(line: str, previous: str) -> bool:
+    """True for a list item or fence right under a paragraph line (CommonMark lets it start)."""
+    if not (_LIST_ITEM.match(line) or _FENCE.match(line)) or not _PARAGRAPH_LINE.match(previous):
+        return False
+    return not _LIST_ITEM.match(previous) and not previous.startswith((" ", "\t"))
+
+
+class CommonMarkLines(Preprocessor):
+    """Line-level CommonMark rules Python-Markdown lacks: blocks interrupting a paragraph,
+    `1)` lists, a closing fence indented differently, trailing spaces after heading #s."""
 
     def run(self, lines: list[str]) -> list[str]:
         out: list[str] = []
-        in_fence = False
+        fence: re.Match[str] | None = None
         for line in lines:
-            starts = _LIST_ITEM.match(line) or _FENCE.match(line)
-            if not in_fence and starts and out and _PARAGRAPH_LINE.match(out[-1]):
-                if not _LIST_ITEM.match(out[-1]) and not out[-1].startswith((" ", "\t")):
+            if fence is None:
+                if out and _opens_block_under_paragraph(line, out[-1]):
                     out.append("")
-            if _FENCE.match(line):
-                in_fence = not in_fence
+                line = _PAREN_ITEM.sub(r"\1.", line)
+                line = line.rstrip() if _HEADING.match(line) else line
+                fence = _FENCE.match(line)
+            elif line.strip() == fence.group(2):
+                line, fence = fence.group(1) + fence.group(2), None
+                out.append(line)
+                out.append("")  # text right after a fence is a new paragraph
+                continue
             out.append(line)
         return out
 
@@ -80,20 +100,45 @@ class GithubHeadingIds(Treeprocessor):
         seen: dict[str, int] = {}
         for element in root.iter():
             if element.tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and "id" not in element.attrib:
-                text = "".join(element.itertext()).strip().lower()
+                inner = _TAGS.sub("", render_inner_html(element, self.md))
+                text = re.sub(r"&[#\w]+;", "", inner).strip().lower()
                 slug = re.sub(r"[^\w\- ]", "", text, flags=re.UNICODE).replace(" ", "-")
                 count = seen.get(slug, 0)
                 seen[slug] = count + 1
                 element.set("id", slug if count == 0 else f"{slug}-{count}")
 
 
+class HttpsForWww(Treeprocessor):
+    """Goldmark's linkify gives a bare www. address https, not http."""
+
+    def run(self, root: etree.Element) -> None:
+        for link in root.iter("a"):
+            href = link.get("href", "")
+            if href.startswith("http://www.") and (link.text or "").startswith("www."):
+                link.set("href", "https://" + href[len("http://") :])
+
+
+class LoneTags(Postprocessor):
+    """A line holding one HTML tag is an HTML block in CommonMark, not a paragraph."""
+
+    def run(self, text: str) -> str:
+        return _LONE_PLACEHOLDER.sub(self._unwrap, text)
+
+    def _unwrap(self, match: re.Match[str]) -> str:
+        raw = self.md.htmlStash.rawHtmlBlocks[int(match.group(2))]
+        return match.group(1) if _ONE_TAG.match(str(raw)) else match.group(0)
+
+
 class HugoExtension(Extension):
     """The small differences from Goldmark that no published extension covers."""
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:
-        md.preprocessors.register(ParagraphInterruptions(md), "hugo_interruptions", 27)
+        md.preprocessors.register(CommonMarkLines(md), "hugo_lines", 27)
+        md.parser.blockprocessors["olist"].LAZY_OL = False  # `3.` starts at 3, as in Hugo
         md.parser.blockprocessors.register(SeparateQuotes(md.parser), "quote", 20)
         md.treeprocessors.register(GithubHeadingIds(md), "hugo_heading_ids", 5)
+        md.treeprocessors.register(HttpsForWww(md), "hugo_www", 4)
+        md.postprocessors.register(LoneTags(md), "hugo_lone_tags", 31)  # before raw HTML comes back
 
 
 def render_markdown(text: str) -> str:

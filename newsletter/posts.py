@@ -12,8 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-
-from .markdown_hugo import MARKDOWN_CONFIG, MARKDOWN_EXTENSIONS, render_markdown
 from .frontmatter import (
     PostError,
     normalise_text,
@@ -28,6 +26,7 @@ from .frontmatter import (
     read_title,
     split_front_matter,
 )
+from .markdown_hugo import render_markdown
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,7 @@ _TAG = re.compile(r"<[^>]+>")
 _BLOCK_BOUNDARY = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|hr)\b[^>]*>")
 _WORD = re.compile(r"[\w'’-]+")
 _MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
+
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, for meta descriptions and feed summaries."""
