@@ -36,7 +36,7 @@ MARKDOWN_EXTENSIONS: list = [
 ]
 MARKDOWN_CONFIG: dict = {
     "pymdownx.highlight": {"css_class": "highlight", "guess_lang": False},
-    "footnotes": {"BACKLINK_TITLE": "Back to the text"},
+    "footnotes": {"BACKLINK_TITLE": "Back to the text", "BACKLINK_TEXT": "&#8617;&#xfe0e;"},
     "mdx_truly_sane_lists": {"nested_indent": 2, "truly_sane": False},
     "pymdownx.escapeall": {"hardbreak": True, "nbsp": False},
     "pymdownx.tilde": {"subscript": False},
