@@ -13,7 +13,7 @@ from newsletter.posts import render_markdown
 from tests.hugo_structure import structure
 
 CORPUS = Path(__file__).parent / "data" / "hugo_corpus"
-CASES = sorted(p.stem for p in CORPUS.glob("*.md"))
+CASES = sorted(p.stem for p in CORPUS.glob("*.md") if p.stem != "README")
 _FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 # Cases that cannot reach Hugo's structure yet, each with the reason (counted in the report).
 KNOWN_DIFFERENCES: dict[str, str] = {
