@@ -108,6 +108,33 @@ class GithubHeadingIds(Treeprocessor):
                 element.set("id", slug if count == 0 else f"{slug}-{count}")
 
 
+_BLOCKS = {"p", "ul", "ol", "pre", "div", "blockquote", "table", "dl", "hr", "h1", "h2", "h3"}
+
+
+class LooseLists(Treeprocessor):
+    """A list is loose as a whole in CommonMark: if one item has paragraphs, all items do."""
+
+    def run(self, root: etree.Element) -> None:
+        for parent in root.iter():
+            if parent.tag in {"ul", "ol"} and any(li.find("p") is not None for li in parent):
+                for item in parent:
+                    if item.tag == "li" and item.find("p") is None:
+                        _wrap_inline_start(item)
+
+
+def _wrap_inline_start(item: etree.Element) -> None:
+    """Put an item's leading text and inline elements into a paragraph of their own."""
+    paragraph = etree.Element("p")
+    paragraph.text, item.text = item.text, None
+    for child in list(item):
+        if child.tag in _BLOCKS:
+            break
+        item.remove(child)
+        paragraph.append(child)
+    if paragraph.text or len(paragraph):
+        item.insert(0, paragraph)
+
+
 class HttpsForWww(Treeprocessor):
     """Goldmark's linkify gives a bare www. address https, not http."""
 
@@ -138,6 +165,7 @@ class HugoExtension(Extension):
         md.parser.blockprocessors.register(SeparateQuotes(md.parser), "quote", 20)
         md.treeprocessors.register(GithubHeadingIds(md), "hugo_heading_ids", 5)
         md.treeprocessors.register(HttpsForWww(md), "hugo_www", 4)
+        md.treeprocessors.register(LooseLists(md), "hugo_loose_lists", 3)
         md.postprocessors.register(LoneTags(md), "hugo_lone_tags", 31)  # before raw HTML comes back
 
 
