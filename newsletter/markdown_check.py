@@ -10,14 +10,13 @@ from .posts import Post
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _FENCE_ATTRIBUTES = re.compile(r"^ {0,3}(?:```|~~~)\s*\S+\s+\S*=")
-_BULLET = re.compile(r"^( {0,3})([-*+])[ \t]+\S")
 _HTML_BLOCK = re.compile(r"^<(div|section|aside|details|figure)\b(?![^>]*markdown=)", re.I)
 
 
 def hugo_differences(body: str, first_line: int = 1) -> list[tuple[int, str]]:
     """(line, message) for each construct Python-Markdown still renders unlike Hugo."""
     found: list[tuple[int, str]] = []
-    in_fence, bullet = False, None
+    in_fence = False
     for number, line in enumerate(body.splitlines(), start=first_line):
         if _FENCE.match(line):
             if not in_fence and _FENCE_ATTRIBUTES.match(line):
@@ -26,10 +25,6 @@ def hugo_differences(body: str, first_line: int = 1) -> list[tuple[int, str]]:
             continue
         if in_fence:
             continue
-        match = _BULLET.match(line)
-        if match and bullet and match.group(2) != bullet:
-            found.append((number, "a change of bullet starts a new list in Hugo, not here."))
-        bullet = match.group(2) if match else (bullet if line.startswith(" ") else None)
         if _HTML_BLOCK.match(line):
             found.append(
                 (number, "Markdown inside this HTML block stays literal here; Hugo renders it.")

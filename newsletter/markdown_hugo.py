@@ -14,7 +14,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
 # Changes whenever the extensions or their settings change, so cached HTML is rebuilt.
-MARKDOWN_RENDERER_VERSION = "hugo-goldmark-1"
+MARKDOWN_RENDERER_VERSION = "hugo-goldmark-2"
 
 MARKDOWN_EXTENSIONS: list = [
     "abbr",
@@ -48,6 +48,8 @@ _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|1[.)])[ \t]+\S")
 _FENCE = re.compile(r"^( {0,3})(```|~~~)")
 _PARAGRAPH_LINE = re.compile(r"^ {0,3}[^\s>#|`~<-]")
 _PAREN_ITEM = re.compile(r"^(\s*\d{1,9})\)(?=[ \t])")
+_TOP_BULLET = re.compile(r"^ {0,1}([-*+])[ \t]+\S")
+_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]")
 _LONE_PLACEHOLDER = re.compile(r"^<p>(\x02wzxhzdk:(\d+)\x03)</p>$", re.MULTILINE)
 _ONE_TAG = re.compile(r"\A\s*<[a-zA-Z][^<>]*>\s*\Z")
@@ -63,25 +65,35 @@ def _opens_block_under_paragraph(line: str, previous: str) -> bool:
 
 class CommonMarkLines(Preprocessor):
     """Line-level CommonMark rules Python-Markdown lacks: blocks interrupting a paragraph,
-    `1)` lists, a closing fence indented differently, trailing spaces after heading #s."""
+    `1)` lists, a new bullet starting a new list, a closing fence indented differently,
+    trailing spaces after heading #s."""
 
     def run(self, lines: list[str]) -> list[str]:
         out: list[str] = []
         fence: re.Match[str] | None = None
+        self.bullet: str | None = None
         for line in lines:
             if fence is None:
-                if out and _opens_block_under_paragraph(line, out[-1]):
-                    out.append("")
-                line = _PAREN_ITEM.sub(r"\1.", line)
-                line = line.rstrip() if _HEADING.match(line) else line
+                line = self._outside_fence(line, out)
                 fence = _FENCE.match(line)
             elif line.strip() == fence.group(2):
-                line, fence = fence.group(1) + fence.group(2), None
-                out.append(line)
-                out.append("")  # text right after a fence is a new paragraph
+                out.extend([fence.group(1) + fence.group(2), ""])  # text after it is a paragraph
+                fence = None
                 continue
             out.append(line)
         return out
+
+    def _outside_fence(self, line: str, out: list[str]) -> str:
+        """Adjust one line outside code fences, adding separators to `out` where needed."""
+        if out and _opens_block_under_paragraph(line, out[-1]):
+            out.append("")
+        item = _TOP_BULLET.match(line) if not _RULE.match(line) else None
+        if item and self.bullet not in (None, item.group(1)):
+            out.extend(["", "<!-- -->", ""])  # ends the list: Python-Markdown would continue it
+        if item or (line.strip() and not line.startswith((" ", "\t"))):
+            self.bullet = item.group(1) if item else None
+        line = _PAREN_ITEM.sub(r"\1.", line)
+        return line.rstrip() if _HEADING.match(line) else line
 
 
 class SeparateQuotes(BlockQuoteProcessor):

@@ -18,7 +18,6 @@ _FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 # Cases that cannot reach Hugo's structure yet, each with the reason (counted in the report).
 KNOWN_DIFFERENCES: dict[str, str] = {
     "c06-fence-attributes": "pymdownx.highlight shows title= as a filename label; Hugo drops it.",
-    "c14-bullet-change": "Python-Markdown continues a list when the bullet changes from - to *.",
     "c16-markdown-in-html-block": "Markdown inside <div> needs markdown=1 in Python-Markdown.",
 }
 

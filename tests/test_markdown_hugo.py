@@ -47,10 +47,10 @@ def test_feed_and_email_carry_the_list_under_a_paragraph(app, client, write_post
 
 def test_posts_check_warns_about_constructs_unlike_hugo(runner, write_post):
     """The warning names the file and the line of the construct."""
-    write_post("bullets.md", title="B", date="2022-01-01", body="- a\n* b\n")
+    write_post("bullets.md", title="B", date="2022-01-01", body="Text.\n\n<div>\n\n*a*\n\n</div>\n")
     result = runner.invoke(args=["posts", "check"])
     assert result.exit_code == 0
-    assert "bullets.md, line 7: a change of bullet" in result.output
+    assert "bullets.md, line 8: Markdown inside this HTML block" in result.output
 
 
 def test_no_warning_for_constructs_now_rendered_as_hugo() -> None:
