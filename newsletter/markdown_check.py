@@ -17,17 +17,26 @@ def hugo_differences(body: str, first_line: int = 1) -> list[tuple[int, str]]:
     """(line, message) for each construct Python-Markdown still renders unlike Hugo."""
     found: list[tuple[int, str]] = []
     in_fence = False
-    for number, line in enumerate(body.splitlines(), start=first_line):
+    lines = body.splitlines()
+    for index, line in enumerate(lines):
+        number = first_line + index
         if _FENCE.match(line):
             if not in_fence and _FENCE_ATTRIBUTES.match(line):
-                found.append((number, "a fence's title=... is shown as a label; Hugo drops it."))
+                found.append(
+                    (number, "a fence's title=... is shown as a label here; Hugo drops it.")
+                )
             in_fence = not in_fence
             continue
         if in_fence:
             continue
-        if _HTML_BLOCK.match(line):
+        # A blank line after the tag ends Goldmark's HTML block: what follows is Markdown there.
+        if _HTML_BLOCK.match(line) and index + 1 < len(lines) and not lines[index + 1].strip():
             found.append(
-                (number, "Markdown inside this HTML block stays literal here; Hugo renders it.")
+                (
+                    number,
+                    "Markdown inside this HTML block stays literal here; Hugo renders it. "
+                    'Add markdown="1" to the tag.',
+                )
             )
     return found
 

@@ -56,5 +56,9 @@ def test_posts_check_warns_about_constructs_unlike_hugo(runner, write_post):
 def test_no_warning_for_constructs_now_rendered_as_hugo() -> None:
     assert hugo_differences(SAMPLE) == []
     assert hugo_differences('```python title="x.py"\nx\n```\n') == [
-        (1, "a fence's title=... is shown as a label; Hugo drops it.")
+        (1, "a fence's title=... is shown as a label here; Hugo drops it.")
     ]
+
+
+def test_an_html_block_without_markdown_inside_gets_no_warning() -> None:
+    assert hugo_differences("<div>\n<p>raw</p>\n</div>\n") == []
