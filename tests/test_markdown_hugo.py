@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from newsletter.emails import render_parts
 from newsletter.library import get_library
 from newsletter.markdown_check import hugo_differences
+from newsletter.plaintext import html_to_plain
 from newsletter.posts import html_to_text, render_markdown
 from tests.hugo_structure import structure
 
@@ -26,6 +27,7 @@ def test_any_markdown_renders_to_html_that_parses_and_to_text(lines: list[str]) 
     fragment = render_markdown("\n".join(lines))
     BeautifulSoup(fragment, "html5lib")
     assert isinstance(html_to_text(fragment), str)
+    assert isinstance(html_to_plain(fragment), str)  # the email's text part
 
 
 def test_feed_and_email_carry_the_list_under_a_paragraph(app, client, write_post):
