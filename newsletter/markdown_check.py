@@ -10,16 +10,13 @@ from .posts import Post
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _FENCE_ATTRIBUTES = re.compile(r"^ {0,3}(?:```|~~~)\s*\S+\s+\S*=")
-_HTML_BLOCK = re.compile(r"^<(div|section|aside|details|figure)\b(?![^>]*markdown=)", re.I)
 
 
 def hugo_differences(body: str, first_line: int = 1) -> list[tuple[int, str]]:
     """(line, message) for each construct Python-Markdown still renders unlike Hugo."""
     found: list[tuple[int, str]] = []
     in_fence = False
-    lines = body.splitlines()
-    for index, line in enumerate(lines):
-        number = first_line + index
+    for number, line in enumerate(body.splitlines(), start=first_line):
         if _FENCE.match(line):
             if not in_fence and _FENCE_ATTRIBUTES.match(line):
                 found.append(
@@ -29,15 +26,6 @@ def hugo_differences(body: str, first_line: int = 1) -> list[tuple[int, str]]:
             continue
         if in_fence:
             continue
-        # A blank line after the tag ends Goldmark's HTML block: what follows is Markdown there.
-        if _HTML_BLOCK.match(line) and index + 1 < len(lines) and not lines[index + 1].strip():
-            found.append(
-                (
-                    number,
-                    "Markdown inside this HTML block stays literal here; Hugo renders it. "
-                    'Add markdown="1" to the tag.',
-                )
-            )
     return found
 
 

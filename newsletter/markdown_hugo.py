@@ -14,7 +14,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
 # Changes whenever the extensions or their settings change, so cached HTML is rebuilt.
-MARKDOWN_RENDERER_VERSION = "hugo-goldmark-2"
+MARKDOWN_RENDERER_VERSION = "hugo-goldmark-3"
 
 MARKDOWN_EXTENSIONS: list = [
     "abbr",
@@ -50,6 +50,11 @@ _PARAGRAPH_LINE = re.compile(r"^ {0,3}[^\s>#|`~<-]")
 _PAREN_ITEM = re.compile(r"^(\s*\d{1,9})\)(?=[ \t])")
 _TOP_BULLET = re.compile(r"^ {0,1}([-*+])[ \t]+\S")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_OPENING_TAG = re.compile(
+    r"^<(div|section|article|aside|details|figure|header|footer|main|nav)"
+    r"((?:\s(?![^<>]*markdown=)[^<>]*)?)>\s*$",
+    re.IGNORECASE,
+)
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]")
 _LONE_PLACEHOLDER = re.compile(r"^<p>(\x02wzxhzdk:(\d+)\x03)</p>$", re.MULTILINE)
 _ONE_TAG = re.compile(r"\A\s*<[a-zA-Z][^<>]*>\s*\Z")
@@ -87,6 +92,9 @@ class CommonMarkLines(Preprocessor):
         """Adjust one line outside code fences, adding separators to `out` where needed."""
         if out and _opens_block_under_paragraph(line, out[-1]):
             out.append("")
+        if not line.strip() and out and _OPENING_TAG.match(out[-1]):
+            # A blank line ends Goldmark's HTML block, so what follows the tag is Markdown.
+            out[-1] = _OPENING_TAG.sub(r'<\1\2 markdown="1">', out[-1])
         item = _TOP_BULLET.match(line) if not _RULE.match(line) else None
         if item and self.bullet not in (None, item.group(1)):
             out.extend(["", "<!-- -->", ""])  # ends the list: Python-Markdown would continue it

@@ -21,7 +21,6 @@ _FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 # Cases that cannot reach Hugo's structure yet, each with the reason (counted in the report).
 KNOWN_DIFFERENCES: dict[str, str] = {
     "c06-fence-attributes": "pymdownx.highlight shows title= as a filename label; Hugo drops it.",
-    "c16-markdown-in-html-block": "Markdown inside <div> needs markdown=1 in Python-Markdown.",
 }
 
 SITE_CONFIG = """baseURL = "https://example.org/"
