@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from . import cli_send, imports, subscribers
 from .dates import display_datetime
 from .library import get_library
+from .markdown_check import post_warnings
 from .models import SubscriberStatus
 
 posts_cli = AppGroup("posts", help="Check and list the essays in POSTS_DIR.")
@@ -39,6 +40,8 @@ def posts_check() -> None:
     snapshot = get_library().rescan()
     for problem in snapshot.problems:
         click.echo(problem.message, err=True)
+    for warning in post_warnings(snapshot.every_post):
+        click.echo(f"Warning: {warning}", err=True)
     if snapshot.problems:
         raise SystemExit(1)
     click.echo(f"All {len(snapshot.every_post)} post files are fine.")

@@ -11,8 +11,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import markdown
-
 from .frontmatter import (
     PostError,
     normalise_text,
@@ -27,12 +25,13 @@ from .frontmatter import (
     read_title,
     split_front_matter,
 )
+from .markdown_hugo import MARKDOWN_RENDERER_VERSION, render_markdown
 from .plaintext import html_to_plain
 
 log = logging.getLogger(__name__)
 
-# Bump whenever the Markdown rendering changes: caches of rendered or derived values key on it.
-RENDERER_VERSION = "1"
+# Caches of rendered or derived values key on this; markdown_hugo bumps its part when its setup changes.
+RENDERER_VERSION = f"1:{MARKDOWN_RENDERER_VERSION}"
 
 WORDS_PER_MINUTE = 230
 MORE_MARKER = "<!--more-->"
@@ -42,21 +41,6 @@ _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:.*$", re.MULTILINE)
 _FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
 _WORD = re.compile(r"[\w'’-]+")
 _MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
-
-MARKDOWN_EXTENSIONS = ["extra", "codehilite", "toc", "smarty", "sane_lists"]
-MARKDOWN_CONFIG = {
-    "codehilite": {"css_class": "highlight", "guess_lang": False},
-    "toc": {"permalink": False},
-    "footnotes": {"BACKLINK_TITLE": "Back to the text"},
-}
-
-
-def render_markdown(text: str) -> str:
-    """Render Markdown as the site does: tables, footnotes, highlighted code, smart quotes."""
-    # A Markdown instance keeps state between documents, so each call gets a fresh one.
-    return markdown.Markdown(
-        extensions=MARKDOWN_EXTENSIONS, extension_configs=MARKDOWN_CONFIG, output_format="html"
-    ).convert(text)
 
 
 def html_to_text(fragment: str) -> str:
