@@ -30,7 +30,7 @@ from .plaintext import html_to_plain
 
 log = logging.getLogger(__name__)
 
-# Caches of rendered or derived values key on this; markdown_hugo bumps its part when its setup changes.
+# Caches of rendered or derived values key on this; markdown_hugo bumps its part on a change.
 RENDERER_VERSION = f"1:{MARKDOWN_RENDERER_VERSION}"
 
 WORDS_PER_MINUTE = 230
