@@ -36,7 +36,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask run --debug --host 127.0.0.1 --port 5000
 
-# Production server: granian (chosen by bench/servers.py; figures in the README's Deployment).
+# Production server: granian (chosen with bench/pages.py; figures in the README's Deployment).
 # Keep-alive, threads per worker, and a worker answers while another one restarts.
 PORT ?= 8000
 WEB_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
