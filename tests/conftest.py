@@ -107,8 +107,8 @@ def app(config: dict, request: pytest.FixtureRequest):
 
 
 class ClosingClient(FlaskClient):
-    """Closes each response as a WSGI server does, so work scheduled for after the response
-    (the confirmation mail) runs before the test goes on."""
+    """Closes each response as a WSGI server does (mail is queued, not sent on close: see
+    `wait_for_outgoing_mail`)."""
 
     def open(self, *args, buffered: bool = True, **kwargs):
         return super().open(*args, buffered=buffered, **kwargs)
