@@ -10,6 +10,7 @@ from flask import Flask
 from newsletter import (
     caching,
     cli,
+    courier,
     library,
     mail,
     models,  # noqa: F401  (registers the tables for Flask-Migrate)
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     library.init_app(app)
     caching.init_app(app)
     security.init_app(app)
+    courier.init_app(app)
 
     app.register_blueprint(web.bp)
     app.register_blueprint(signup.bp)

@@ -12,7 +12,7 @@ from flask import Flask, current_app, render_template
 from flask_mail import Message, email_dispatched
 
 from .extensions import mail
-from .transport import DeliveryError, SMTPSettings, SMTPTransport, outbox_path
+from .transport import DeliveryError, SMTPSettings, SMTPTransport, TemporaryFailure, outbox_path
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,12 @@ def send_templated(to: str, subject: str, template: str, **context) -> Message:
 
 
 class MailNotSent(OSError):
-    """The SMTP server refused a message, or could not be reached in time."""
+    """The SMTP server refused a message, or could not be reached in time; `temporary` when
+    trying again later may succeed (4xx, timeout, no connection)."""
+
+    def __init__(self, reply: str, *, temporary: bool = False) -> None:
+        super().__init__(reply)
+        self.temporary = temporary
 
 
 def deliver(message: Message) -> None:
@@ -82,7 +87,7 @@ def deliver(message: Message) -> None:
         for recipient in message.send_to:
             transport.deliver(sender_address(), recipient, data)
     except DeliveryError as error:
-        raise MailNotSent(error.reply) from None
+        raise MailNotSent(error.reply, temporary=isinstance(error, TemporaryFailure)) from None
     finally:
         transport.close()
 

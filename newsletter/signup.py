@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
@@ -79,39 +79,16 @@ def subscribe_post():
         return render_template("signup/check_inbox.html")  # look like success; record nothing
     if not form.validate_on_submit():
         return render_template("subscribe.html", form=form), 400
-    mail_jobs: list = []
+    # Only a row is recorded: the mail goes out from the background thread, so a slow mail
+    # server never holds the page and a new address answers like a known one.
     subscribers.subscribe(
         form.email.data,
         source="web",
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
-        schedule=mail_jobs.append,
+        queue=True,
     )
-    response = make_response(render_template("signup/check_inbox.html"))
-    # The mail goes out after the answer: a new address must not answer slower than a known
-    # one (that would tell who subscribes), and a slow mail server must not hold the page.
-    for job in mail_jobs:
-        response.call_on_close(after_response(job))
-    return response
-
-
-def after_response(job):
-    """Run `job` in an app context once the response is sent; log a failure (the claim on
-    the confirmation mail was released, so signing up again sends it)."""
-    app = current_app._get_current_object()
-
-    def run() -> None:
-        with app.app_context():
-            try:
-                job()
-            except Exception as error:
-                log.error(
-                    "The confirmation mail could not be sent (%s); the reader can "
-                    "sign up again to retry.",
-                    error,
-                )
-
-    return run
+    return render_template("signup/check_inbox.html")
 
 
 @bp.get("/confirm/<token>")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import email.policy
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
-from functools import partial
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -18,7 +17,7 @@ from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import tokens
+from . import courier, outgoing, tokens
 from .extensions import db
 from .mail import send_templated
 from .models import Subscriber, SubscriberStatus, utcnow
@@ -26,6 +25,7 @@ from .models import Subscriber, SubscriberStatus, utcnow
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, minus the angle brackets
 MAX_LOCAL_PART_LENGTH = 64  # RFC 5321, section 4.5.3.1.1
 LEFT = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+CONFIRM = "confirm"  # the kind of the queued confirmation mail
 
 
 class InvalidAddress(ValueError):
@@ -87,23 +87,23 @@ def subscribe(
     source: str,
     ip: str | None = None,
     user_agent: str | None = None,
-    schedule: Callable[[Callable[[], None]], None] | None = None,
+    queue: bool = False,
 ) -> SignupResult:
     """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat.
-    `schedule` may defer the mail (the web form sends it after answering)."""
+    With `queue` (the web form) the mail is only queued, in the sign-up's own transaction."""
     address = normalise_address(email)
     signup = record_signup(address, source=source, ip=ip, user_agent=user_agent)
     mailed = signup.claimed or (
         signup.outcome == SubscriberStatus.PENDING and claim_confirmation(signup.subscriber_id)
     )
-    if mailed:
-        job = partial(send_claimed_confirmation, signup.subscriber_id, signup.email)
-        (schedule or _run_now)(job)
+    if mailed and queue:
+        outgoing.enqueue(CONFIRM, signup.subscriber_id, signup.email)
+    db.session.commit()
+    if mailed and queue:
+        courier.wake()
+    elif mailed:
+        send_claimed_confirmation(signup.subscriber_id, signup.email)
     return SignupResult(signup.subscriber_id, signup.outcome, mailed)
-
-
-def _run_now(job: Callable[[], None]) -> None:
-    job()
 
 
 def send_claimed_confirmation(subscriber_id: int, email: str) -> None:
@@ -141,7 +141,6 @@ def record_signup(address: str, *, source: str, ip: str | None, user_agent: str 
                 email=address, status=SubscriberStatus.PENDING, **consent
             )
         )
-        db.session.commit()
         return Signup(inserted.inserted_primary_key[0], address, "new", claimed=True)
     except IntegrityError:
         db.session.rollback()
@@ -160,7 +159,6 @@ def _signup_again(address: str, consent: dict) -> Signup:
         .where(Subscriber.id == found.id, Subscriber.status.in_(LEFT))
         .values(status=SubscriberStatus.PENDING, **consent)
     )
-    db.session.commit()
     outcome = "resubscribed" if back.rowcount == 1 else SubscriberStatus.PENDING  # raced
     return Signup(found.id, found.email, outcome, claimed=back.rowcount == 1)
 
@@ -176,7 +174,8 @@ def _clip(value: str | None, length: int) -> str | None:
 
 
 def claim_confirmation(subscriber_id: int, now: datetime | None = None) -> bool:
-    """Reserve the right to mail this address now; one UPDATE, so concurrent posts can't race."""
+    """Reserve the right to mail this address now; one UPDATE, so concurrent posts can't race
+    (the caller commits)."""
     now = now or utcnow()
     cutoff = now - timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
     claimed = db.session.execute(
@@ -190,7 +189,6 @@ def claim_confirmation(subscriber_id: int, now: datetime | None = None) -> bool:
         )
         .values(confirmation_sent_at=now)
     )
-    db.session.commit()
     return claimed.rowcount == 1
 
 
@@ -336,3 +334,6 @@ def counts() -> dict[str, int]:
     rows = db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))
     found = Counter({status: count for status, count in rows})
     return {status: found[status] for status in SubscriberStatus.ALL}
+
+
+outgoing.register(CONFIRM, send_confirmation, gave_up=release_confirmation)

@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup
 from flask.testing import FlaskClient
 
 from app import create_app
+from newsletter.courier import courier
 from newsletter.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -98,6 +99,7 @@ def app(config: dict, request: pytest.FixtureRequest):
         db.drop_all()
         db.create_all()
     yield application
+    courier(application).stop()  # its thread must not touch the tables dropped below
     with application.app_context():
         db.session.remove()
         db.drop_all()
@@ -105,8 +107,8 @@ def app(config: dict, request: pytest.FixtureRequest):
 
 
 class ClosingClient(FlaskClient):
-    """Closes each response as a WSGI server does, so work scheduled for after the response
-    (the confirmation mail) runs before the test goes on."""
+    """Closes each response as a WSGI server does (mail is queued, not sent on close: see
+    `wait_for_outgoing_mail`)."""
 
     def open(self, *args, buffered: bool = True, **kwargs):
         return super().open(*args, buffered=buffered, **kwargs)
@@ -235,9 +237,17 @@ def sign_up(client) -> Callable[..., object]:
     def post(email: str, headers: dict | None = None, **fields: str):
         token = csrf_token_from(client.get("/subscribe").get_data(as_text=True))
         data = {"csrf_token": token, "email": email, "website": "", **fields}
-        return client.post("/subscribe", data=data, headers=headers)
+        response = client.post("/subscribe", data=data, headers=headers)
+        wait_for_outgoing_mail(client.application)
+        return response
 
     return post
+
+
+def wait_for_outgoing_mail(app, timeout: float = 20.0) -> None:
+    """Wait until the app's delivery thread has handled every mail queued so far (the sign-up
+    answers before its confirmation mail goes out)."""
+    assert courier(app).wait_idle(timeout), "the queued mail was not delivered in time"
 
 
 def press_confirm(client, link: str, **kwargs):
