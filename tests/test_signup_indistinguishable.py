@@ -1,0 +1,84 @@
+"""A stranger cannot tell a new address from a known one by the sign-up's answer.
+
+Under the production server (`make serve`, two workers) the test posts the sign-up form for new
+addresses and for an address already known, in a shuffled order, each on a fresh connection
+read to its close: the answers must be identical to the byte but for the Date header. The
+timing of the two kinds is not asserted here (see the README's sign-up section).
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from conftest import RecordingHandler, SMTPServer, free_port
+from e2e.live import LiveSite
+
+SAMPLES = 40  # per kind, after warm-up, in a shuffled order
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    """A real SMTP server that takes every confirmation mail."""
+    server = SMTPServer(RecordingHandler())
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+@pytest.fixture
+def site(tmp_path: Path, smtp: SMTPServer) -> Iterator[LiveSite]:
+    """The site under `make serve`, with a sign-up limit the samples stay under."""
+    live = LiveSite(tmp_path, free_port(), smtp_port=smtp.port)
+    live.prepare()
+    live.env.update(FLASK_SIGNUP_RATE_LIMIT="1000 per minute")
+    live.start()
+    yield live
+    live.stop()
+
+
+def post_sign_up(port: int, address: str) -> bytes:
+    """The raw answer to the sign-up form, read until the server closes the connection."""
+    body = urlencode({"email": address, "website": ""}).encode()
+    head = (
+        "POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def without_date(answer: bytes) -> bytes:
+    """The answer with its Date header taken out (the only part that may differ)."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"date:")]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def test_new_and_known_addresses_get_the_same_answer_to_the_byte(site: LiveSite, smtp: SMTPServer):
+    known = "known-reader@example.org"
+    post_sign_up(site.port, known)
+    smtp.handler.wait_for(1, timeout=30)
+    for n in range(10):  # warm-up: both workers, their database connections, the courier
+        post_sign_up(site.port, f"warm-{n}@example.org")
+        post_sign_up(site.port, known)
+    kinds = ["new"] * SAMPLES + ["known"] * SAMPLES
+    random.Random(8058).shuffle(kinds)
+    answers = set()
+    for n, kind in enumerate(kinds):
+        address = f"reader-{n}@example.org" if kind == "new" else known
+        answers.add(without_date(post_sign_up(site.port, address)))
+
+    assert len(answers) == 1, "new and known addresses got different answers"
+    assert next(iter(answers)).startswith(b"HTTP/1.1 200")
+    # Every new reader's mail still goes out, off the request path.
+    assert len(smtp.handler.wait_for(1 + 10 + SAMPLES, timeout=60)) == 1 + 10 + SAMPLES
