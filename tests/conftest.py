@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -175,6 +176,55 @@ class RecordingHandler:
         with self.received:
             self.received.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
         return list(self.messages)
+
+
+class RefusingOnceHandler(RecordingHandler):
+    """A mail server having a bad minute: 451 to the first message, then it accepts."""
+
+    refused = 0
+
+    def data_reply(self, envelope) -> str | None:
+        if self.refused == 0:
+            self.refused += 1
+            return "451 4.3.0 Try again later"
+        return None
+
+
+class HoldingHandler(RecordingHandler):
+    """A mail server that takes each message's DATA only once the test releases it: slower
+    than any page or sign-up may wait for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.data_started = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.data_started.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class WaitsForTwoSenders(RecordingHandler):
+    """Holds every message until two connections have begun a transaction, so two senders
+    are certainly sending at the same time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peers: set = set()
+        self.both: asyncio.Event | None = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        self.both = self.both or asyncio.Event()
+        self.peers.add(session.peer)
+        if len(self.peers) >= 2:
+            self.both.set()
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        await asyncio.wait_for(self.both.wait(), timeout=30)
+        return await super().handle_DATA(server, session, envelope)
 
 
 class SMTPServer:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from conftest import RecordingHandler, link_in, wait_for_outgoing_mail
+from conftest import (
+    HoldingHandler,
+    RecordingHandler,
+    RefusingOnceHandler,
+    link_in,
+    wait_for_outgoing_mail,
+)
 from sqlalchemy import select, update
 
 from newsletter import outgoing, subscribers
@@ -57,22 +61,10 @@ def test_delivering_one_queued_confirmation_sends_it_and_settles_the_row(app, sm
         assert outgoing.claim_next("this-process") is None  # sent once, never again
 
 
-class RefusingOnce(RecordingHandler):
-    """A server that answers 451 to the first message, then accepts."""
-
-    refused = 0
-
-    def data_reply(self, envelope) -> str | None:
-        if self.refused == 0:
-            self.refused += 1
-            return "451 4.3.0 Try again later"
-        return None
-
-
 class TestATemporaryRefusal:
     @pytest.fixture
     def smtp_handler(self) -> RecordingHandler:
-        return RefusingOnce()
+        return RefusingOnceHandler()
 
     def test_is_retried_later_with_backoff_then_sent(self, app, smtp_server):
         queue_confirmation(app, "reader@example.org")
@@ -131,20 +123,6 @@ def test_rows_a_dead_process_left_are_sent_by_the_next_one(app, client, smtp_ser
     assert {str(m["To"]) for m in arrived} == {"queued@example.org", "claimed@example.org"}
 
 
-class StuckHandler(RecordingHandler):
-    """A mail server that accepts the message and then never answers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-        self.data_started = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.data_started.set()
-        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
-        return await super().handle_DATA(server, session, envelope)
-
-
 def timed(call) -> float:
     """Seconds one request takes, asserting it answered 200."""
     started = time.perf_counter()
@@ -156,7 +134,7 @@ class TestAHangingMailServer:
     @pytest.fixture
     def smtp_handler(self, config):
         config["SEND_TIMEOUT"] = 20.0  # far longer than any page may take
-        handler = StuckHandler()
+        handler = HoldingHandler()
         yield handler
         handler.release.set()
 

@@ -13,7 +13,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
-from conftest import RecordingHandler
+from conftest import RecordingHandler, WaitsForTwoSenders
 from sqlalchemy import select
 from test_send_fault_matrix import send_within
 
@@ -170,28 +170,7 @@ def test_flask_send_exits_on_the_first_sigterm(
     assert set(statuses(app).values()) == {"failed"}  # retryable: a rerun sends them
 
 
-class HoldsUntilTwoSenders(RecordingHandler):
-    """Holds every message until two connections are in a transaction at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.peers: set = set()
-        self.both: asyncio.Event | None = None
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
-        self.both = self.both or asyncio.Event()
-        self.peers.add(session.peer)
-        if len(self.peers) >= 2:
-            self.both.set()
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        await asyncio.wait_for(self.both.wait(), timeout=30)
-        return await super().handle_DATA(server, session, envelope)
-
-
-@pytest.mark.parametrize("smtp_handler", [HoldsUntilTwoSenders], indirect=True)
+@pytest.mark.parametrize("smtp_handler", [WaitsForTwoSenders], indirect=True)
 def test_two_concurrent_sends_report_what_the_ledger_holds(
     app, smtp_server, essay, add_subscribers, flask_env
 ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
-from conftest import RecordingHandler
+from conftest import RecordingHandler, WaitsForTwoSenders
 from sqlalchemy import select
 
 from newsletter.extensions import db
@@ -124,28 +123,6 @@ def test_ctrl_c_stops_after_the_current_message(
     rerun = flask("send", "week-1", "--yes", env=env)
     assert "Sent 5," in rerun.communicate(timeout=60)[0]
     assert received(smtp_server) == Counter(readers)
-
-
-class WaitsForTwoSenders(RecordingHandler):
-    """Holds every message until two connections have begun a transaction, so the two
-    processes are certainly sending at the same time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.peers: set = set()
-        self.both: asyncio.Event | None = None
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
-        self.both = self.both or asyncio.Event()
-        self.peers.add(session.peer)
-        if len(self.peers) >= 2:
-            self.both.set()
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        await asyncio.wait_for(self.both.wait(), timeout=30)
-        return await super().handle_DATA(server, session, envelope)
 
 
 @pytest.mark.parametrize("smtp_handler", [WaitsForTwoSenders], indirect=True)

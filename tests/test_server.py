@@ -6,38 +6,21 @@ two workers on a free port) and talks to it over plain sockets, as readers and f
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import secrets
 import signal
 import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import RecordingHandler, SMTPServer, free_port
+from conftest import HoldingHandler, SMTPServer, free_port
 from e2e.live import LiveSite
 
 REDIS_URL = "redis://127.0.0.1:6379/5"  # this suite's own Redis database number
-
-
-class HoldingHandler(RecordingHandler):
-    """An SMTP server that takes each message's DATA only once the test releases it: a mail
-    server slower than any page may wait for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-        self.data_started = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.data_started.set()
-        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
-        return await super().handle_DATA(server, session, envelope)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from conftest import (
     ClosingClient,
     RecordingHandler,
+    RefusingOnceHandler,
     csrf_token_from,
     heading,
     link_in,
@@ -289,23 +290,11 @@ def test_workers_sharing_redis_share_the_rate_limit(limits_on, config, redis_url
     assert statuses == [200, 200, 429]
 
 
-class RefusingHandler(RecordingHandler):
-    """A mail server that is having a bad minute: it refuses every message once."""
-
-    refused = 0
-
-    def data_reply(self, envelope) -> str | None:
-        if self.refused == 0:
-            self.refused += 1
-            return "451 4.3.0 Try again later"
-        return None
-
-
 class TestWhenTheMailServerRefuses:
     @pytest.fixture
     def smtp_handler(self, config) -> RecordingHandler:
         config["SEND_RETRY_DELAY"] = 0  # the queue's retry comes at once, not in 5 s
-        return RefusingHandler()
+        return RefusingOnceHandler()
 
     def test_the_failure_is_logged_and_signing_up_again_retries_at_once(
         self, app, sign_up, smtp_server, caplog
