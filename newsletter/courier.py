@@ -34,12 +34,12 @@ class Courier:
 
     def wake(self) -> None:
         """Say a row was committed; start the thread first if this process has none."""
-        self._ensure_started()
+        self.ensure_started()
         with self.changed:
             self.asked += 1
             self.changed.notify_all()
 
-    def _ensure_started(self) -> None:  # also a before_request hook: returns None
+    def ensure_started(self) -> None:  # also a before_request hook: returns None
         """Start the thread once per process; a forked child inherits no thread, so a new pid
         means a new thread (and new locks: one held at fork time would stay held)."""
         if self.pid == os.getpid() and self.thread is not None:
@@ -100,7 +100,7 @@ def init_app(app: Flask) -> None:
     app.extensions["courier"] = Courier(app)
     # The first request of a process starts its thread, which picks up rows a previous
     # process left queued or claimed (a crash loses nothing).
-    app.before_request(app.extensions["courier"]._ensure_started)
+    app.before_request(app.extensions["courier"].ensure_started)
 
 
 def courier(app: Flask | None = None) -> Courier:
