@@ -1,86 +1,51 @@
 """A stranger cannot tell a new address from a known one by the time the sign-up takes, and a
-mail server that hangs slows no page: both measured on the production server (`make serve`).
+mail server that hangs slows no page: both measured on the production server (`make serve`,
+two workers, SQLite), each request on a new connection, with `time.perf_counter`.
 
-Sign-ups: one round posts the form 200 times for each of three kinds of address (new, pending,
-active), on a fresh connection each, after a warm-up that is not counted. They go in chunks of
-25 of each kind shuffled together: a burst of load from another process falls on every kind
-alike, and the kind of a sign-up says nothing of the kind before it (a new address's mail is
-sent in the background right after its answer, and slows whatever request comes next, which
-strict alternation would pin on the known kinds). For each known kind against the new one, and for each measure (time to the last byte
-of the answer, time to the server's close of the connection), the round tells the kinds apart
-when the medians differ by more than MEDIAN_BOUND, or when a two-sided Mann-Whitney U test or a
-two-sample Kolmogorov-Smirnov test rejects at ALPHA / 8 (Bonferroni over the 8 tests, so the
-round's family-wise level is ALPHA). A round that tells them apart is repeated on a fresh sample
-before the test fails: a slow moment of the shared machine must show twice.
+Sign-ups: a round posts the form SAMPLES times for each kind of address (new, pending, active)
+after a warm-up that is not counted, in chunks of CHUNK of each kind shuffled together: a burst
+of load from another process falls on every kind alike, and the kind of a sign-up says nothing
+of the kind before it (a new address's mail goes out in the background right after its answer
+and slows whatever request comes next, which strict alternation would pin on one kind). For
+each known kind against the new one and each measure (time to the answer's last byte, time to
+the server's close), the round tells the kinds apart when the shift between them (the
+Hodges-Lehmann estimate) exceeds SHIFT_BOUND, or when a two-sided Mann-Whitney U test or a
+two-sample Kolmogorov-Smirnov test rejects at ALPHA / 8 (Bonferroni over the 8 tests: the
+round's family-wise level is ALPHA). A round that tells them apart is repeated on a fresh
+sample before the test fails, so a slow moment of the shared machine must show twice.
+
+GET /: GETS requests while both workers' couriers wait on a server that never answers, against
+GETS // 2 before and GETS // 2 after (the idle sample brackets the hung one, so a slow drift of
+the machine cancels). The shift may be at most GET_BOUND, and a one-sided Mann-Whitney test may
+not show GET / slower by more than GET_MARGIN at HANG_ALPHA; a second round before failing.
 """
 
 from __future__ import annotations
 
-import math
 import random
-import socket
+import sqlite3
 import statistics
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
-from conftest import RecordingHandler, SMTPServer, free_port
+from conftest import HangingMailServer, RecordingHandler, SMTPServer, free_port
 from e2e.live import LiveSite, wait_until
+from timed_http import Timing, timed_get, timed_sign_up
+from twosample import kolmogorov_smirnov, mann_whitney, shift
 
 SAMPLES = 200  # per kind and round
 WARM_UP = 20  # sign-ups of each kind first, not counted
 CHUNK = 25  # sign-ups of each kind shuffled together: a burst of load hits every kind alike
 KNOWN = 20  # addresses of each known kind, cycled through
 ALPHA = 0.01  # family-wise level of one round's eight tests
-MEDIAN_BOUND = 0.0015  # seconds: a larger gap between medians tells the kinds apart
+SHIFT_BOUND = 0.0015  # seconds: a larger shift between two kinds tells them apart
 KINDS = ("new", "pending", "active")
-
-
-# --- two-sample statistics, from the standard library ------------------------------------------
-
-
-def mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """The U statistic of `a` against `b` and its two-sided p-value (normal approximation with
-    the tie correction, fine for samples of more than 20)."""
-    pooled = sorted([(value, 0) for value in a] + [(value, 1) for value in b])
-    ranks, ties, start = [0.0] * len(pooled), 0.0, 0
-    while start < len(pooled):
-        end = start
-        while end + 1 < len(pooled) and pooled[end + 1][0] == pooled[start][0]:
-            end += 1
-        for index in range(start, end + 1):
-            ranks[index] = (start + end) / 2 + 1  # the average rank of a run of equal values
-        ties += (end - start + 1) ** 3 - (end - start + 1)
-        start = end + 1
-    n1, n2 = len(a), len(b)
-    u = sum(rank for rank, (_, group) in zip(ranks, pooled, strict=True) if group == 0)
-    u -= n1 * (n1 + 1) / 2
-    n = n1 + n2
-    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
-    z = (abs(u - n1 * n2 / 2) - 0.5) / sigma  # with the continuity correction
-    return u, math.erfc(max(z, 0.0) / math.sqrt(2))
-
-
-def kolmogorov_smirnov(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """The two-sample statistic D (largest gap between the empirical distributions) and its
-    asymptotic p-value (Kolmogorov's series, with Stephens' small-sample correction)."""
-    a, b = sorted(a), sorted(b)
-    i = j = 0
-    d = 0.0
-    while i < len(a) and j < len(b):
-        value = min(a[i], b[j])
-        while i < len(a) and a[i] == value:
-            i += 1
-        while j < len(b) and b[j] == value:
-            j += 1
-        d = max(d, abs(i / len(a) - j / len(b)))
-    en = math.sqrt(len(a) * len(b) / (len(a) + len(b)))
-    lam = (en + 0.12 + 0.11 / en) * d
-    p = 2 * sum((-1) ** (k - 1) * math.exp(-2 * k * k * lam * lam) for k in range(1, 101))
-    return d, min(1.0, max(0.0, p))
+GETS = 200  # GET / while mail hangs, and as many around it with none, per round
+GET_BOUND = 0.001  # seconds: GET / may not get slower than this while mail hangs
+GET_MARGIN = 0.0005  # seconds: a slowdown below this is not tested for (cache effects)
+HANG_ALPHA = 0.001  # level of the one-sided test on GET / (phases, not interleaved: stricter)
 
 
 def test_the_statistics_reject_a_shift_and_accept_the_same_distribution():
@@ -93,58 +58,12 @@ def test_the_statistics_reject_a_shift_and_accept_the_same_distribution():
     assert mann_whitney(same[:200], shifted)[1] < 0.001
     assert kolmogorov_smirnov(same[:200], shifted)[1] < 0.001
     assert mann_whitney([1, 2, 3], [4, 5, 6])[0] == 0  # all of a below all of b
+    assert abs(shift(shifted, same[:200]) - 0.001) < 0.0005
+    assert mann_whitney(shifted, same[:200], alternative="greater")[1] < 0.001
+    assert mann_whitney(same[:200], shifted, alternative="greater")[1] > 0.99
 
 
 # --- the sign-up, timed on the wire -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Seconds from sending the request to the answer's last byte, and to the server's close."""
-
-    answered: float
-    closed: float
-
-
-def timed_sign_up(port: int, address: str) -> Timing:
-    """Post the sign-up form on a new connection and time its answer and its close."""
-    body = urlencode({"email": address, "website": ""}).encode()
-    head = (
-        "POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        started = time.perf_counter()
-        sock.sendall(head + body)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            received += receive(sock)
-        headers, _, content = received.partition(b"\r\n\r\n")
-        assert headers.startswith(b"HTTP/1.1 200"), headers
-        length = content_length(headers)
-        while len(content) < length:
-            content += receive(sock)
-        answered = time.perf_counter()
-        while sock.recv(65536):
-            pass
-        return Timing(answered - started, time.perf_counter() - started)
-
-
-def receive(sock: socket.socket) -> bytes:
-    """The next bytes of an answer; the server closing before the end is a failure."""
-    chunk = sock.recv(65536)
-    assert chunk, "the server closed the connection before the end of its answer"
-    return chunk
-
-
-def content_length(headers: bytes) -> int:
-    """The Content-Length of an answer's head (the sign-up page always has one)."""
-    for line in headers.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    raise AssertionError(f"no Content-Length in {headers!r}")
 
 
 # --- the site under test ----------------------------------------------------------------------
@@ -206,6 +125,7 @@ class Comparison:
     measure: str
     median_new: float
     median_known: float
+    shift: float  # how much slower the known kind is (Hodges-Lehmann)
     u: float
     p_u: float
     d: float
@@ -214,13 +134,13 @@ class Comparison:
     @property
     def told_apart(self) -> bool:
         level = ALPHA / 8
-        gap = abs(self.median_known - self.median_new)
-        return gap > MEDIAN_BOUND or self.p_u < level or self.p_d < level
+        return abs(self.shift) > SHIFT_BOUND or self.p_u < level or self.p_d < level
 
     def __str__(self) -> str:
         return (
             f"{self.kind:>7} {self.measure:>8}: medians new {self.median_new * 1000:.2f} ms, "
-            f"{self.kind} {self.median_known * 1000:.2f} ms; U {self.u:.0f} p {self.p_u:.3g}; "
+            f"{self.kind} {self.median_known * 1000:.2f} ms, shift {self.shift * 1000:+.2f} ms; "
+            f"U {self.u:.0f} p {self.p_u:.3g}; "
             f"D {self.d:.3f} p {self.p_d:.3g}"
         )
 
@@ -234,8 +154,13 @@ def compare(timings: dict[str, list[Timing]]) -> list[Comparison]:
             known = [getattr(t, measure) for t in timings[kind]]
             found.append(
                 Comparison(
-                    kind, measure, statistics.median(new), statistics.median(known),
-                    *mann_whitney(new, known), *kolmogorov_smirnov(new, known),
+                    kind,
+                    measure,
+                    statistics.median(new),
+                    statistics.median(known),
+                    shift(known, new),
+                    *mann_whitney(new, known),
+                    *kolmogorov_smirnov(new, known),
                 )  # fmt: skip
             )
     return found
@@ -257,3 +182,80 @@ def test_new_and_known_addresses_take_the_same_time_to_answer_and_to_close(
     print("\n".join(report))
     new_ones = addresses.count // 3 + KNOWN  # every new address still gets its mail
     assert len(smtp.handler.wait_for(new_ones, timeout=120)) == new_ones
+
+
+# --- a mail server that hangs slows no page -----------------------------------------------------
+
+
+@pytest.fixture
+def hanging() -> Iterator[HangingMailServer]:
+    server = HangingMailServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hung_site(tmp_path: Path, hanging: HangingMailServer) -> Iterator[LiveSite]:
+    """The site under `make serve`, its mail server hanging for longer than the test lasts; a
+    mail whose server went away is retried only after an hour."""
+    live = LiveSite(tmp_path, free_port(), smtp_port=hanging.port)
+    live.prepare()
+    live.env.update(
+        FLASK_SIGNUP_RATE_LIMIT="100000 per minute",
+        FLASK_SEND_TIMEOUT="300",
+        FLASK_SEND_RETRY_DELAY="3600",
+    )
+    live.start()
+    yield live
+    live.stop()
+
+
+def hang_both_workers(site: LiveSite, hanging: HangingMailServer, first: int) -> int:
+    """Sign up new addresses until each worker's courier waits on the hanging server; the
+    number of sign-ups it took."""
+    for n in range(40):
+        assert timed_sign_up(site.port, f"hung-{first + n}@example.org").answered < 5
+        if hanging.wait_held(site.workers, timeout=1.0):
+            return n + 1
+    raise AssertionError(f"the couriers of {site.workers} workers never reached the mail server")
+
+
+def sending_rows(site: LiveSite) -> int:
+    """Queued mails a courier holds (status `sending`), read from the site's SQLite file."""
+    database = sqlite3.connect(f"file:{site.root / 'newsletter.sqlite3'}?mode=ro", uri=True)
+    try:
+        query = "SELECT count(*) FROM outgoing_mail WHERE status = 'sending'"
+        return database.execute(query).fetchone()[0]
+    finally:
+        database.close()
+
+
+def test_a_hanging_mail_server_does_not_slow_the_home_page(
+    hung_site: LiveSite, hanging: HangingMailServer
+):
+    for _ in range(30):  # warm-up: both workers, the page cache
+        timed_get(hung_site.port)
+    report, signed_up = [], 0
+    for round_number in (1, 2):
+        before = [timed_get(hung_site.port) for _ in range(GETS // 2)]
+        hanging.hold()
+        signed_up += hang_both_workers(hung_site, hanging, signed_up)
+        during = [timed_get(hung_site.port) for _ in range(GETS)]
+        assert len(hanging.held) >= hung_site.workers, "a courier stopped waiting during the test"
+        hanging.release()
+        wait_until(lambda: sending_rows(hung_site) == 0, what="the couriers to let go")
+        idle = before + [timed_get(hung_site.port) for _ in range(GETS // 2)]
+        # Slower by more than GET_MARGIN? (H0: by at most that much.)
+        u, p = mann_whitney([t - GET_MARGIN for t in during], idle, alternative="greater")
+        slower = shift(during, idle)
+        report.append(
+            f"round {round_number}: GET / median {statistics.median(idle) * 1000:.3f} ms idle, "
+            f"{statistics.median(during) * 1000:.3f} ms with the mail server hanging "
+            f"(n = {len(idle)} and {len(during)}), shift {slower * 1000:+.3f} ms; "
+            f"U {u:.0f}, one-sided p {p:.3g}"
+        )
+        if slower <= GET_BOUND and p >= HANG_ALPHA:
+            break
+    else:
+        raise AssertionError("GET / is slower while mail hangs:\n" + "\n".join(report))
+    print("\n".join(report))
