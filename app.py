@@ -7,19 +7,15 @@ from typing import Any
 
 from flask import Flask
 
-from newsletter import (
-    caching,
-    cli,
-    courier,
-    library,
-    mail,
-    models,  # noqa: F401  (registers the tables for Flask-Migrate)
-    security,
-    signup,
-    web,
-)
+from newsletter.cli import commands
 from newsletter.config import ConfigError, DefaultConfig, finish_config
+from newsletter.content import library
 from newsletter.extensions import csrf, db, init_limiter, init_migrations
+from newsletter.mail import courier, messages
+from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
+from newsletter.sending import models as _sending_models  # noqa: F401  (registers the tables)
+from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
+from newsletter.web import pagecache, pages, security, signup
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -44,15 +40,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_migrations(app)
     csrf.init_app(app)
     init_limiter(app)
-    mail.init_app(app)
+    messages.init_app(app)
     library.init_app(app)
-    caching.init_app(app)
+    pagecache.init_app(app)
     security.init_app(app)
     courier.init_app(app)
 
-    app.register_blueprint(web.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
-    cli.init_app(app)
+    commands.init_app(app)
     return app
 
 

@@ -64,8 +64,9 @@ def start_sink() -> tuple[subprocess.Popen, int]:
 def make_app(folder: Path, port: int, subscribers: int, connections: int):
     """An app on a fresh SQLite file with one ~20 KB essay and `subscribers` active readers."""
     from app import create_app
+    from newsletter.columns import utcnow
     from newsletter.extensions import db
-    from newsletter.models import Subscriber, utcnow
+    from newsletter.subscribers.models import Subscriber
 
     posts = folder / "posts"
     posts.mkdir()
@@ -97,11 +98,11 @@ def make_app(folder: Path, port: int, subscribers: int, connections: int):
 
 def raw_smtplib(app, port: int) -> tuple[float, int]:
     """The ceiling: the same pre-built messages over one smtplib connection."""
-    from newsletter.emails import build_essay_email
-    from newsletter.library import current_posts
-    from newsletter.mail import new_message_id
-    from newsletter.models import Subscriber
-    from newsletter.tokens import unsubscribe_url
+    from newsletter.content.library import current_posts
+    from newsletter.mail.essay import build_essay_email
+    from newsletter.mail.messages import new_message_id
+    from newsletter.subscribers.models import Subscriber
+    from newsletter.subscribers.tokens import unsubscribe_url
 
     with app.app_context():
         essay = build_essay_email(current_posts().by_slug["week-1"])
@@ -120,7 +121,7 @@ def raw_smtplib(app, port: int) -> tuple[float, int]:
 
 def ours(app) -> float:
     """`send_essay()`: build per reader, claim and settle each ledger row, send."""
-    from newsletter.mailing import send_essay
+    from newsletter.sending.mailing import send_essay
 
     with app.app_context():
         started = time.perf_counter()
@@ -153,7 +154,7 @@ class Discard:
 
 def memory(subscribers: int, port: int) -> None:
     """Peak resident memory of a send to `subscribers` readers (run in a fresh process)."""
-    from newsletter import mailing
+    from newsletter.sending import mailing
 
     mailing.transport_factory = lambda: Discard
     with tempfile.TemporaryDirectory() as folder:

@@ -7,15 +7,15 @@ from __future__ import annotations
 from flask import Flask
 
 from app import create_app
-from newsletter import subscribers
+from newsletter.subscribers import subscriptions
 
 
-def record_signup_in_memory(address: str, **_consent) -> subscribers.Signup:
+def record_signup_in_memory(address: str, **_consent) -> subscriptions.Signup:
     """A new pending sign-up, as `record_signup` answers it, that is never stored."""
-    return subscribers.Signup(0, address, "new", claimed=True)
+    return subscriptions.Signup(0, address, "new", claimed=True)
 
 
 def create_app_without_writes() -> Flask:
     """The app factory `make serve SERVE_APP=bench.signup_nodb:create_app_without_writes` runs."""
-    subscribers.record_signup = record_signup_in_memory
+    subscriptions.record_signup = record_signup_in_memory
     return create_app()

@@ -89,7 +89,7 @@ import app
 marks.append((time.perf_counter(), time.process_time()))
 application = app.create_app()
 marks.append((time.perf_counter(), time.process_time()))
-from newsletter.library import get_library
+from newsletter.content.library import get_library
 with application.app_context():
     snapshot = get_library().snapshot()
 marks.append((time.perf_counter(), time.process_time()))

@@ -21,8 +21,8 @@ from bs4 import BeautifulSoup
 from flask.testing import FlaskClient
 
 from app import create_app
-from newsletter.courier import courier
 from newsletter.extensions import db
+from newsletter.mail.courier import courier
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -324,7 +324,8 @@ def link_in(message: EmailMessage, path_prefix: str) -> str:
 @pytest.fixture
 def add_subscribers(app) -> Callable[..., list[tuple[int, str]]]:
     """Create subscribers directly: `add_subscribers(5)` -> [(id, email), ...], active."""
-    from newsletter.models import Subscriber, utcnow
+    from newsletter.columns import utcnow
+    from newsletter.subscribers.models import Subscriber
 
     def add(count: int, *, start: int = 0, status: str = "active") -> list[tuple[int, str]]:
         with app.app_context():

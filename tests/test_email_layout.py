@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from newsletter.emails import render_parts
-from newsletter.library import current_posts
+from newsletter.content.library import current_posts
+from newsletter.mail.essay import render_parts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LONG_CODE = "x = call_a_function_with_a_long_name(argument_one, argument_two, argument_three)"

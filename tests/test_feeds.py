@@ -16,8 +16,9 @@ import pytest
 from bs4 import BeautifulSoup
 from flask import current_app
 
-from newsletter import feeds, library
-from newsletter.library import current_posts
+from newsletter.content import library
+from newsletter.content.library import current_posts
+from newsletter.web import feeds
 
 SITE = "https://essays.example.org"
 RSS_DATE = re.compile(
@@ -325,6 +326,6 @@ def test_a_non_ascii_slug_gives_a_percent_encoded_permalink(ctx, write_post, kin
 def test_feedgen_is_not_loaded_until_the_first_feed():
     # A fresh interpreter, since this one imported feedgen in the tests above; start-up time to
     # the first page is budgeted (bench/startup.py) and feedgen with lxml costs about 0.1 s.
-    code = "import sys, app, newsletter.feeds; sys.exit('feedgen' in sys.modules)"
+    code = "import sys, app, newsletter.web.feeds; sys.exit('feedgen' in sys.modules)"
     root = Path(__file__).resolve().parent.parent
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0

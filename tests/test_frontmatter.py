@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from newsletter.frontmatter import load_front_matter, load_toml
-from newsletter.yamlbounds import FrontMatterTooBig
+from newsletter.content.frontmatter import load_front_matter, load_toml
+from newsletter.content.yamlbounds import FrontMatterTooBig
 
 FLAT = [
     "title: 'Week 4: Some Title With A Colon'\ndate: 2022-02-01\nweight: 1\n",

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsletter.frontmatter import load_front_matter
-from newsletter.yamlbounds import FrontMatterTooBig, bracket_depth
+from newsletter.content.frontmatter import load_front_matter
+from newsletter.content.yamlbounds import FrontMatterTooBig, bracket_depth
 
 # PyYAML's own safe loader, unbounded: libyaml's where present, as the app uses. (libyaml and the
 # pure-Python loader differ at the edges: libyaml accepts "title\t", pure Python refuses it.)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.posts import render_markdown
+from newsletter.content.posts import render_markdown
 from tests.hugo_structure import structure
 
 CORPUS = Path(__file__).parent / "data" / "hugo_corpus"

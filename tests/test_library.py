@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from newsletter.library import PostLibrary
+from newsletter.content.library import PostLibrary
 
 
 def make_library(posts_dir, now=None, rescan_seconds=0.0):

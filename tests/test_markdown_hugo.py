@@ -7,11 +7,11 @@ from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.emails import render_parts
-from newsletter.library import get_library
-from newsletter.markdown_check import hugo_differences
-from newsletter.plaintext import html_to_plain
-from newsletter.posts import html_to_text, render_markdown
+from newsletter.content.library import get_library
+from newsletter.content.markdown_check import hugo_differences
+from newsletter.content.plaintext import html_to_plain
+from newsletter.content.posts import html_to_text, render_markdown
+from newsletter.mail.essay import render_parts
 from tests.hugo_structure import structure
 
 SAMPLE = "Some questions are:\n- A question?\n- Another one?\n\n* * *\nText after a rule.\n"

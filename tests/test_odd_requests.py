@@ -11,9 +11,9 @@ import sqlite3
 import pytest
 
 from app import create_app
-from newsletter import subscribers
 from newsletter.extensions import db
-from newsletter.models import Subscriber
+from newsletter.subscribers import roster, subscriptions
+from newsletter.subscribers.models import Subscriber
 
 JSON_SHAPES = [
     [1, 2],
@@ -50,9 +50,9 @@ def test_json_bodies_get_415_and_store_nothing(app, client, body, path):
 
 def test_a_local_part_over_64_characters_is_refused_with_a_sentence(app):
     with app.app_context():
-        subscribers.normalise_address("a" * 64 + "@example.org")
-        with pytest.raises(subscribers.InvalidAddress, match="longer than 64 characters"):
-            subscribers.normalise_address("a" * 65 + "@example.org")
+        subscriptions.normalise_address("a" * 64 + "@example.org")
+        with pytest.raises(subscriptions.InvalidAddress, match="longer than 64 characters"):
+            subscriptions.normalise_address("a" * 65 + "@example.org")
 
 
 @pytest.mark.parametrize("path", ["/archive", "/tags", "/page/1/"])
@@ -70,7 +70,7 @@ def test_a_read_only_database_answers_503_and_logs_the_cause(config, tmp_path, c
     app = create_app(config)
     with app.app_context():
         db.create_all()
-        subscribers.add_confirmed("kept@example.org", source="cli")
+        roster.add_confirmed("kept@example.org", source="cli")
         db.engine.dispose()
     # A real read-only file: root ignores file modes, so open it read-only as SQLite allows.
     read_only = create_app(

@@ -16,9 +16,12 @@ from conftest import (
 )
 from sqlalchemy import select, update
 
-from newsletter import outgoing, subscribers
+from newsletter.columns import utcnow
 from newsletter.extensions import db
-from newsletter.models import OutgoingMail, Subscriber, utcnow
+from newsletter.mail import outgoing
+from newsletter.mail.models import OutgoingMail
+from newsletter.subscribers import roster, subscriptions
+from newsletter.subscribers.models import Subscriber
 
 HEADERS = {"Sec-Fetch-Site": "same-origin"}
 
@@ -29,7 +32,7 @@ def queue_confirmation(app, email: str, **row) -> int:
         subscriber = Subscriber(email=email, source="web", confirmation_sent_at=utcnow())
         db.session.add(subscriber)
         db.session.flush()
-        outgoing.enqueue(subscribers.CONFIRM, subscriber.id, email)
+        outgoing.enqueue(subscriptions.CONFIRM, subscriber.id, email)
         db.session.commit()
         if row:
             db.session.execute(update(OutgoingMail).values(**row))
@@ -110,7 +113,7 @@ def test_rows_a_dead_process_left_are_sent_by_the_next_one(app, client, smtp_ser
         subscriber = Subscriber(email="claimed@example.org", source="web")
         db.session.add(subscriber)
         db.session.flush()
-        outgoing.enqueue(subscribers.CONFIRM, subscriber.id, "claimed@example.org")
+        outgoing.enqueue(subscriptions.CONFIRM, subscriber.id, "claimed@example.org")
         db.session.commit()
         db.session.execute(
             update(OutgoingMail)
@@ -140,7 +143,7 @@ class TestAHangingMailServer:
 
     def test_never_slows_the_home_page_or_the_sign_up(self, app, client, smtp_server):
         with app.app_context():
-            subscribers.add_confirmed("known@example.org", source="cli")
+            roster.add_confirmed("known@example.org", source="cli")
 
         def post(email: str):
             return client.post("/subscribe", data={"email": email, "website": ""}, headers=HEADERS)

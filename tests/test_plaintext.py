@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.plaintext import html_to_plain
-from newsletter.posts import html_to_text, render_markdown
+from newsletter.content.plaintext import html_to_plain
+from newsletter.content.posts import html_to_text, render_markdown
 
 
 def text_of(markdown: str) -> str:

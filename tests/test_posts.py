@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from bs4 import BeautifulSoup
 
-from newsletter.frontmatter import PostError, slug_from_file_name
-from newsletter.posts import parse_post
+from newsletter.content.frontmatter import PostError, slug_from_file_name
+from newsletter.content.posts import parse_post
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsletter import subscribers, tokens
+from newsletter.subscribers import subscriptions, tokens
 
 settings.register_profile(
     "suite",
@@ -24,11 +24,11 @@ DOMAIN = st.from_regex(r"\A[a-z][a-z0-9]{0,20}\.(org|com|example)\Z")
 def test_normalisation_either_refuses_with_a_sentence_or_is_idempotent(app, raw):
     with app.app_context():
         try:
-            address = subscribers.normalise_address(raw)
-        except subscribers.InvalidAddress as error:
+            address = subscriptions.normalise_address(raw)
+        except subscriptions.InvalidAddress as error:
             assert str(error).endswith((".", "?")) and str(error)[0].isupper()
             return
-        assert subscribers.normalise_address(address) == address
+        assert subscriptions.normalise_address(address) == address
         local, domain = address.split("@")
         assert len(local) <= 64 and len(address) <= 254 and domain == domain.lower()
 
@@ -37,11 +37,11 @@ def test_normalisation_either_refuses_with_a_sentence_or_is_idempotent(app, raw)
 def test_case_of_the_domain_and_padding_never_make_a_second_address(app, local, domain, upper, pad):
     with app.app_context():
         try:
-            plain = subscribers.normalise_address(f"{local}@{domain}")
-        except subscribers.InvalidAddress:
+            plain = subscriptions.normalise_address(f"{local}@{domain}")
+        except subscriptions.InvalidAddress:
             return
         variant = f"{pad}{local}@{domain.upper() if upper else domain}{pad}"
-        assert subscribers.normalise_address(variant) == plain
+        assert subscriptions.normalise_address(variant) == plain
 
 
 @given(subscriber_id=st.integers(min_value=1, max_value=2**62), local=LOCAL, domain=DOMAIN)

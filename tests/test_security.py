@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app import create_app
 from newsletter.config import ConfigError
 from newsletter.extensions import db
-from newsletter.models import Subscriber
+from newsletter.subscribers.models import Subscriber
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 

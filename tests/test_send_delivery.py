@@ -11,14 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from newsletter.delivery import Job, Outcome, deliver_one
-from newsletter.emails import build_essay_email
+from newsletter.columns import utcnow
 from newsletter.extensions import db
-from newsletter.ledger import Recipient
-from newsletter.mailing import find_post
-from newsletter.models import Delivery, Subscriber, utcnow
-from newsletter.sender import Schedule
-from newsletter.transport import SMTPSettings, SMTPTransport
+from newsletter.mail.essay import build_essay_email
+from newsletter.mail.transport import SMTPSettings, SMTPTransport
+from newsletter.sending.delivery import Job, Outcome, deliver_one
+from newsletter.sending.ledger import Recipient
+from newsletter.sending.mailing import find_post
+from newsletter.sending.models import Delivery
+from newsletter.sending.pool import Schedule
+from newsletter.subscribers.models import Subscriber
 
 pytestmark = pytest.mark.database
 

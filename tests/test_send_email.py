@@ -9,7 +9,7 @@ from email.utils import parseaddr
 import pytest
 from bs4 import BeautifulSoup
 
-from newsletter.tokens import read_unsubscribe_token, token_matches
+from newsletter.subscribers.tokens import read_unsubscribe_token, token_matches
 
 ESSAY = """
 First paragraph, plain prose, sometimes with  two spaces between words, long enough that the

@@ -12,7 +12,8 @@ from conftest import RecordingHandler
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Delivery, Subscriber
+from newsletter.sending.models import Delivery
+from newsletter.subscribers.models import Subscriber
 
 pytestmark = pytest.mark.database
 

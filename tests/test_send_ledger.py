@@ -9,11 +9,13 @@ from email.utils import parseaddr
 import pytest
 from sqlalchemy import select
 
-from newsletter import ledger
+from newsletter.columns import utcnow
 from newsletter.extensions import db
-from newsletter.ledger import Recipient
-from newsletter.models import Delivery, Mailing, Subscriber, utcnow
-from newsletter.sender import Pacer
+from newsletter.sending import ledger
+from newsletter.sending.ledger import Recipient
+from newsletter.sending.models import Delivery, Mailing
+from newsletter.sending.pool import Pacer
+from newsletter.subscribers.models import Subscriber
 
 pytestmark = pytest.mark.database
 

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from test_send_fault_matrix import send_within
 
 from newsletter.extensions import db
-from newsletter.models import Delivery, Subscriber
+from newsletter.sending.models import Delivery
+from newsletter.subscribers.models import Subscriber
 
 pytestmark = pytest.mark.database
 ROOT = Path(__file__).resolve().parent.parent

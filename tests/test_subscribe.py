@@ -23,15 +23,16 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from app import create_app
-from newsletter import subscribers, tokens
 from newsletter.extensions import db
-from newsletter.models import OutgoingMail, Subscriber
+from newsletter.mail.models import OutgoingMail
+from newsletter.subscribers import roster, subscriptions, tokens
+from newsletter.subscribers.models import Subscriber
 
 
 def stored(app, email: str) -> Subscriber | None:
     """The subscriber row for an address, read fresh from the database."""
     with app.app_context():
-        return subscribers.find(email)
+        return subscriptions.find(email)
 
 
 @pytest.mark.database
@@ -87,7 +88,7 @@ def test_welcome_page_without_any_essay_links_home(app, client, sign_up, smtp_se
 @pytest.mark.database
 def test_the_answer_is_the_same_for_new_pending_and_active_addresses(app, client, sign_up):
     with app.app_context():
-        subscribers.add_confirmed("active@example.org", source="cli")
+        roster.add_confirmed("active@example.org", source="cli")
     new = sign_up("new@example.org")
     pending = sign_up("new@example.org")
     active = sign_up("active@example.org")
@@ -97,7 +98,7 @@ def test_the_answer_is_the_same_for_new_pending_and_active_addresses(app, client
 
 def test_an_active_address_gets_no_second_confirmation(app, sign_up, smtp_server):
     with app.app_context():
-        subscribers.add_confirmed("active@example.org", source="cli")
+        roster.add_confirmed("active@example.org", source="cli")
     sign_up("active@example.org")
     assert smtp_server.messages == []
 
@@ -117,7 +118,7 @@ def test_one_confirmation_per_address_per_resend_window(app, sign_up, smtp_serve
     assert len(smtp_server.messages) == 1
 
     with app.app_context():  # the window (CONFIRM_RESEND_MINUTES = 15) has passed
-        subscriber = subscribers.find("victim@example.org")
+        subscriber = subscriptions.find("victim@example.org")
         subscriber.confirmation_sent_at -= timedelta(minutes=16)
         db.session.commit()
     sign_up("victim@example.org")
@@ -159,10 +160,10 @@ def test_the_longest_allowed_address_is_accepted(app, sign_up):
 
 def test_addresses_are_trimmed_and_their_domain_lowercased_and_idna_encoded(app):
     with app.app_context():
-        assert subscribers.normalise_address("  Joerg.U@BÜCHER.Example ") == (
+        assert subscriptions.normalise_address("  Joerg.U@BÜCHER.Example ") == (
             "Joerg.U@xn--bcher-kva.example"
         )
-        assert subscribers.normalise_address("Ann@Example.ORG") == "Ann@example.org"
+        assert subscriptions.normalise_address("Ann@Example.ORG") == "Ann@example.org"
 
 
 def test_a_non_ascii_mailbox_name_is_refused_with_a_sentence(app, client):
@@ -184,12 +185,12 @@ def test_the_deliverability_check_is_switched_by_config(app, monkeypatch):
         seen.append(options["check_deliverability"])
         return real(address, **{**options, "check_deliverability": False})
 
-    real = subscribers.validate_email
-    monkeypatch.setattr(subscribers, "validate_email", spy)
+    real = subscriptions.validate_email
+    monkeypatch.setattr(subscriptions, "validate_email", spy)
     with app.app_context():
-        subscribers.normalise_address("a@example.org")
+        subscriptions.normalise_address("a@example.org")
         app.config["EMAIL_CHECK_DELIVERABILITY"] = True
-        subscribers.normalise_address("a@example.org")
+        subscriptions.normalise_address("a@example.org")
     assert seen == [False, True]
 
 
@@ -321,7 +322,7 @@ def signed_days_ago(token: str, salt: str, days: int, secret: str) -> str:
 def test_an_expired_confirmation_link_gets_a_clear_page_with_the_form(app, client, sign_up):
     sign_up("reader@example.org")
     with app.app_context():
-        subscriber = subscribers.find("reader@example.org")
+        subscriber = subscriptions.find("reader@example.org")
         fresh = tokens.confirm_token(subscriber.id, subscriber.email)
     old = signed_days_ago(fresh, tokens.CONFIRM_SALT, 8, app.config["SECRET_KEY"])
     response = client.get(f"/confirm/{old}")
@@ -337,7 +338,7 @@ def test_an_expired_confirmation_link_gets_a_clear_page_with_the_form(app, clien
 def test_a_tampered_confirmation_link_gets_a_clear_page_with_the_form(app, client, sign_up, mangle):
     sign_up("reader@example.org")
     with app.app_context():
-        subscriber = subscribers.find("reader@example.org")
+        subscriber = subscriptions.find("reader@example.org")
         token = tokens.confirm_token(subscriber.id, subscriber.email)
     response = client.get(f"/confirm/{mangle(token)}")
     assert response.status_code == 400
@@ -349,7 +350,7 @@ def test_a_tampered_confirmation_link_gets_a_clear_page_with_the_form(app, clien
 def test_an_unsubscribe_token_does_not_confirm(app, client, sign_up):
     sign_up("reader@example.org")
     with app.app_context():
-        subscriber = subscribers.find("reader@example.org")
+        subscriber = subscriptions.find("reader@example.org")
         token = tokens.unsubscribe_token(subscriber.id, subscriber.email)
     assert client.get(f"/confirm/{token}").status_code == 400
 
@@ -414,7 +415,7 @@ class TestWhenTheMailServerHangs:
         wait_for_outgoing_mail(app)
         assert "could not be sent" in caplog.text
         with app.app_context():
-            assert subscribers.find("reader@example.org").confirmation_sent_at is None
+            assert subscriptions.find("reader@example.org").confirmation_sent_at is None
 
 
 @pytest.mark.database

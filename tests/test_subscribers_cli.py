@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from newsletter import subscribers
 from newsletter.extensions import db
-from newsletter.models import Delivery, Subscriber
+from newsletter.sending.models import Delivery
+from newsletter.subscribers import roster, subscriptions
+from newsletter.subscribers.models import Subscriber
 
 EXPORTS = Path(__file__).parent / "data" / "exports"
 
@@ -25,10 +26,10 @@ def rows(app) -> dict[str, Subscriber]:
 @pytest.mark.database
 def test_list_shows_a_table_and_counts_and_filters_by_status(app, runner):
     with app.app_context():
-        subscribers.add_confirmed("ann@example.org", source="cli")
-        subscribers.subscribe("bob@example.org", source="web")
-        subscribers.add_confirmed("cy@example.org", source="cli")
-        subscribers.remove("cy@example.org")
+        roster.add_confirmed("ann@example.org", source="cli")
+        subscriptions.subscribe("bob@example.org", source="web")
+        roster.add_confirmed("cy@example.org", source="cli")
+        roster.remove("cy@example.org")
     result = runner.invoke(args=["subscribers", "list"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -88,7 +89,7 @@ def test_remove_unsubscribes_and_an_unknown_address_is_an_error(app, runner):
 def test_forget_leaves_no_personal_data(app, client, runner, sign_up):
     sign_up("ann@example.org", headers={"User-Agent": "AnnBrowser/2.0"})
     with app.app_context():
-        ann = subscribers.find("ann@example.org")
+        ann = subscriptions.find("ann@example.org")
         db.session.add(Delivery(post_slug="week-1", subscriber_id=ann.id, status="sent"))
         db.session.commit()
     outbox = Path(app.config["OUTBOX_DIR"])
@@ -163,9 +164,9 @@ def test_import_without_confirmed_mails_confirmations(app, runner, smtp_server):
 
 def test_import_keeps_active_and_never_reactivates_who_left(app, runner):
     with app.app_context():
-        subscribers.add_confirmed("ann@example.org", source="cli")
-        subscribers.add_confirmed("bob@example.com", source="cli")
-        subscribers.remove("bob@example.com")
+        roster.add_confirmed("ann@example.org", source="cli")
+        roster.add_confirmed("bob@example.com", source="cli")
+        roster.remove("bob@example.com")
     result = runner.invoke(
         args=["subscribers", "import", str(EXPORTS / "ghost.csv"), "--confirmed"]
     )
@@ -179,8 +180,8 @@ def test_import_keeps_active_and_never_reactivates_who_left(app, runner):
 
 def test_import_without_confirmed_never_mails_who_left(app, runner, smtp_server):
     with app.app_context():
-        subscribers.add_confirmed("bob@example.com", source="cli")
-        subscribers.remove("bob@example.com")
+        roster.add_confirmed("bob@example.com", source="cli")
+        roster.remove("bob@example.com")
     result = runner.invoke(args=["subscribers", "import", str(EXPORTS / "ghost.csv")])
     assert "bob@example.com is unsubscribed; an import never adds it back" in result.output
     assert rows(app)["bob@example.com"].status == "unsubscribed"
@@ -213,7 +214,7 @@ def test_export_writes_every_stored_field_and_imports_back(app, runner, sign_up,
     assert bob["email"] == "'-bob@example.org" and bob["confirmed_at"]
 
     with app.app_context():
-        subscribers.forget("-bob@example.org")
+        roster.forget("-bob@example.org")
     runner.invoke(args=["subscribers", "import", str(path), "--confirmed"])
     assert rows(app)["-bob@example.org"].status == "active"
 

@@ -7,17 +7,18 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import csrf_token_from, heading, link_in, page, press_confirm
 
-from newsletter import subscribers, tokens
 from newsletter.extensions import db
-from newsletter.models import Delivery, Subscriber
+from newsletter.sending.models import Delivery
+from newsletter.subscribers import roster, subscriptions, tokens
+from newsletter.subscribers.models import Subscriber
 
 
 @pytest.fixture
 def reader(app) -> tuple[int, str]:
     """An active subscriber, and the path of the unsubscribe link the sending code makes."""
     with app.app_context():
-        subscribers.add_confirmed("reader@example.org", source="cli")
-        subscriber = subscribers.find("reader@example.org")
+        roster.add_confirmed("reader@example.org", source="cli")
+        subscriber = subscriptions.find("reader@example.org")
         url = tokens.unsubscribe_url(subscriber.id, subscriber.email)
     assert url.startswith("https://essays.example.org/unsubscribe/")
     return subscriber.id, urlsplit(url).path
@@ -100,7 +101,7 @@ def test_an_altered_link_gets_a_clear_page(app, client, reader):
 def test_the_link_of_a_forgotten_address_leaves_quietly(app, client, reader):
     _, link = reader
     with app.app_context():
-        subscribers.forget("reader@example.org")
+        roster.forget("reader@example.org")
     assert "not on the" in client.get(link).get_data(as_text=True)
     one_click = app.test_client(use_cookies=False)
     assert one_click.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
@@ -114,7 +115,7 @@ def test_a_reader_who_left_can_subscribe_again_with_a_new_confirmation(
     first_link = link_in(smtp_server.handler.wait_for(1)[0], "/confirm/")
     press_confirm(client, first_link)
     with app.app_context():
-        subscriber = subscribers.find("reader@example.org")
+        subscriber = subscriptions.find("reader@example.org")
         leave = urlsplit(tokens.unsubscribe_url(subscriber.id, subscriber.email)).path
     app.test_client(use_cookies=False).post(leave, data={"List-Unsubscribe": "One-Click"})
 
@@ -128,7 +129,7 @@ def test_a_reader_who_left_can_subscribe_again_with_a_new_confirmation(
 
 def subscribers_status(app) -> str:
     with app.app_context():
-        return subscribers.find("reader@example.org").status
+        return subscriptions.find("reader@example.org").status
 
 
 def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, sign_up, smtp_server):
@@ -136,7 +137,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(app, client, sign
     confirm = link_in(smtp_server.handler.wait_for(1)[0], "/confirm/")
     client.get(confirm)
     with app.app_context():
-        subscribers.remove("reader@example.org")
+        roster.remove("reader@example.org")
     response = client.get(confirm)
     assert response.status_code == 400
     assert subscribers_status(app) == "unsubscribed"

@@ -1,0 +1,200 @@
+"""The author's `flask send` and `flask preview` commands. Thin: each calls mailing.py and
+prints what it returns."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from newsletter.sending import mailing
+
+
+@click.command("send")
+@click.argument("words", nargs=-1, metavar="SLUG | status [SLUG]")
+@click.option("--new", "new", is_flag=True, help="Send every published essay never sent yet.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for cron).")
+@click.option("--test", "test_address", metavar="ADDRESS", help="Send one proof to ADDRESS.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+@click.option(
+    "--retry-uncertain", is_flag=True, help="Also resend messages a crash left uncertain."
+)
+@with_appcontext
+def send_command(words, new, yes, test_address, dry_run, retry_uncertain) -> None:
+    """Send an essay to every confirmed subscriber, exactly once.
+
+    \b
+    flask send SLUG              send one essay (asks first; --yes skips)
+    flask send SLUG --test ADDR  a proof to one address, touching no record
+    flask send SLUG --dry-run    who would get it, sending nothing
+    flask send --new             every published essay not sent yet (cron)
+    flask send status [SLUG]     each essay's sends: sent, failed, uncertain, pending
+    """
+    try:
+        if words[:1] == ("status",) and len(words) <= 2:
+            show_status(words[1] if len(words) == 2 else None)
+        elif new:
+            if words or test_address:
+                raise click.UsageError("Use --new alone, without a SLUG or --test.")
+            send_new(yes=yes, dry_run=dry_run)
+        elif len(words) != 1:
+            raise click.UsageError("Give one essay SLUG, or --new, or 'status'.")
+        elif test_address:
+            mailing.send_test(words[0], test_address)
+            click.echo(f"Sent a test of '{words[0]}' to {test_address}. No record was changed.")
+        else:
+            send_one(words[0], yes=yes, dry_run=dry_run, retry_uncertain=retry_uncertain)
+    except mailing.SendError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def send_one(slug: str, *, yes: bool, dry_run: bool, retry_uncertain: bool = False) -> None:
+    """Show the plan, ask, send with a progress bar, and print the summary."""
+    plan = mailing.plan_send(slug, retry_uncertain=retry_uncertain)
+    show_plan(plan)
+    if dry_run:
+        click.echo("Dry run: nothing was sent.")
+        return
+    if plan.recipients and not yes:
+        click.confirm(f"Send '{plan.post.title}' to {plan.recipients} readers?", abort=True)
+    report = run_send(slug, plan.recipients, retry_uncertain)
+    show_report(report)
+    if report.error:
+        raise SystemExit(1)
+    if report.stopped:
+        raise SystemExit(130)
+
+
+def send_new(*, yes: bool, dry_run: bool) -> None:
+    """Send each published essay never sent yet, oldest first (the weekly cron job)."""
+    plan = mailing.plan_new()
+    if plan.skip:
+        click.echo(
+            f"{len(plan.skip)} older essays that were never sent are marked as back catalogue "
+            "and will not be mailed; `flask send SLUG` still sends one on purpose."
+        )
+    if not plan.send:
+        click.echo("No new essay to send.")
+    if dry_run:
+        for post in plan.send:
+            show_plan(mailing.plan_send(post.slug))
+        click.echo("Dry run: nothing was sent or recorded.")
+        return
+    titles = ", ".join(f"'{post.title}'" for post in plan.send)
+    if plan.send and not yes:
+        click.confirm(f"Send {titles}?", abort=True)
+    mailing.mark_skipped(plan.skip)
+    for post in plan.send:
+        send_one(post.slug, yes=True, dry_run=False)
+
+
+def show_plan(plan: mailing.SendPlan) -> None:
+    """The essay's title, date, recipients, and anything worth a second look."""
+    post = plan.post
+    click.echo(f"Essay:      {post.title} ({post.slug})")
+    click.echo(f"Published:  {post.published_at:%Y-%m-%d}")
+    click.echo(f"Recipients: {plan.recipients}")
+    if plan.uncertain:
+        click.echo(
+            f"Uncertain:  {plan.uncertain} (a crash left them in flight; they are not resent "
+            "unless you add --retry-uncertain)"
+        )
+    for warning in plan.warnings:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+
+
+def run_send(slug: str, total: int, retry_uncertain: bool):
+    """Send under a progress bar (count, rate, ETA); Ctrl-C stops after the current message."""
+    started = time.monotonic()
+    done = 0
+    with stop_on_interrupt() as stop, click.progressbar(
+        length=total, label="Sending", show_pos=True, show_eta=True,
+        item_show_func=lambda rate: rate or "",
+    ) as bar:  # fmt: skip
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            bar.update(1, f"{done / max(time.monotonic() - started, 1e-6):.0f} msg/s")
+
+        return mailing.send_essay(slug, retry_uncertain=retry_uncertain, stop=stop, progress=step)
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """Turn the first Ctrl-C (or SIGTERM) into a request to stop after the current message."""
+    stop = threading.Event()
+
+    def request_stop(signum, _frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once; rows stay uncertain
+        stop.set()
+        click.echo("\nStopping after the current message (Ctrl-C again to stop now)...", err=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def show_report(report) -> None:
+    """The end-of-send summary, with the reasons for failures."""
+    click.echo(
+        f"Sent {report.sent}, failed {report.failed}, skipped {report.skipped}, "
+        f"uncertain {report.uncertain}."
+    )
+    for address, reason in report.failures[:20]:
+        click.echo(f"  {address}: {reason}")
+    if len(report.failures) > 20:
+        click.echo(f"  ... and {len(report.failures) - 20} more: flask send status {report.slug}")
+    if report.uncertain:
+        click.echo(
+            f"Uncertain messages may or may not have arrived; 'flask send status {report.slug}' "
+            "lists them, and --retry-uncertain sends them again."
+        )
+    if report.in_flight:
+        click.echo(
+            f"{report.in_flight} more are in flight in another send of this essay that is "
+            "still running; 'flask send status' shows them once it ends."
+        )
+    if report.stopped:
+        click.echo(f"Stopped. Run 'flask send {report.slug}' again to continue where it stopped.")
+    if report.error:
+        click.secho(f"Error: {report.error}", fg="red", err=True)
+
+
+def show_status(slug: str | None) -> None:
+    """Each essay's sends; with a SLUG, also the failed and uncertain addresses."""
+    for line in mailing.essay_statuses(slug):
+        click.echo(
+            f"{line.slug}: {line.mailing}; sent {line.sent}, failed {line.failed}, "
+            f"uncertain {line.uncertain}, pending {line.pending}"
+        )
+    if slug:
+        for address, status, attempts, error in mailing.problem_rows(slug):
+            label = "uncertain" if status == "sending" else status
+            click.echo(f"  {label}: {address} ({attempts} attempts) {error or ''}".rstrip())
+
+
+@click.command("preview")
+@click.argument("slug")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Folder.")
+@with_appcontext
+def preview_command(slug: str, output: Path | None) -> None:
+    """Write an essay's email as readers will get it (.eml and .html) to open and check."""
+    try:
+        eml, html = mailing.write_preview(slug, output)
+    except mailing.SendError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Wrote {eml} and {html}.")

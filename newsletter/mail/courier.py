@@ -1,0 +1,113 @@
+"""The background thread that delivers queued mail in each process (see outgoing.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+
+from flask import Flask, current_app
+
+from newsletter.mail import outgoing
+
+log = logging.getLogger(__name__)
+
+ERROR_PAUSE = 30.0  # seconds the loop rests after the database itself failed
+
+
+class Courier:
+    """One delivery thread per process, started on the first wake-up in that process."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pid: int | None = None
+        self.thread: threading.Thread | None = None
+        self.stopping = False
+        self._reset_locks()
+
+    def _reset_locks(self) -> None:
+        self.guard = threading.Lock()
+        self.changed = threading.Condition()
+        self.asked = 0  # wake-ups so far
+        self.served = 0  # wake-ups a complete pass has answered
+
+    def wake(self) -> None:
+        """Say a row was committed; start the thread first if this process has none."""
+        self.ensure_started()
+        with self.changed:
+            self.asked += 1
+            self.changed.notify_all()
+
+    def ensure_started(self) -> None:  # also a before_request hook: returns None
+        """Start the thread once per process; a forked child inherits no thread, so a new pid
+        means a new thread (and new locks: one held at fork time would stay held)."""
+        if self.pid == os.getpid() and self.thread is not None:
+            return
+        if self.pid != os.getpid():
+            self._reset_locks()
+        with self.guard:
+            if self.pid == os.getpid() and self.thread is not None:
+                return
+            self.stopping = False
+            self.token = f"{os.getpid()}-{secrets.token_hex(8)}"
+            self.thread = threading.Thread(target=self._run, name="outgoing-mail", daemon=True)
+            self.pid = os.getpid()
+            self.thread.start()
+
+    def _run(self) -> None:
+        """Deliver what is due (rows a previous process left too), then sleep until woken or
+        the next retry falls due."""
+        while not self.stopping:
+            with self.changed:
+                target = self.asked
+            delay = self._pass()
+            with self.changed:
+                self.served = target
+                self.changed.notify_all()
+                if self.asked == target and not self.stopping:
+                    self.changed.wait(timeout=delay)
+
+    def _pass(self) -> float | None:
+        """One pass over the queue; a failing database is logged, and retried later."""
+        try:
+            with self.app.app_context():
+                return outgoing.drain(self.token)
+        except Exception as error:
+            log.error("Queued mail could not be read or settled (%s); retrying soon.", error)
+            return ERROR_PAUSE
+
+    def wait_idle(self, timeout: float = 20.0) -> bool:
+        """Block until every wake-up so far has been answered by a complete pass (tests)."""
+        with self.changed:
+            target = self.asked
+            return self.changed.wait_for(lambda: self.served >= target, timeout=timeout)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Let the thread finish its current mail and end (tests, before dropping tables)."""
+        thread = self.thread
+        if thread is None or self.pid != os.getpid():
+            return
+        self.stopping = True
+        with self.changed:
+            self.changed.notify_all()
+        thread.join(timeout)
+        self.thread = None
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its courier; no thread starts until a mail is queued."""
+    app.extensions["courier"] = Courier(app)
+    # The first request of a process starts its thread, which picks up rows a previous
+    # process left queued or claimed (a crash loses nothing).
+    app.before_request(app.extensions["courier"].ensure_started)
+
+
+def courier(app: Flask | None = None) -> Courier:
+    """The current app's courier."""
+    return (app or current_app).extensions["courier"]
+
+
+def wake() -> None:
+    """Tell this process's delivery thread that a row was committed."""
+    courier().wake()

@@ -1,0 +1,266 @@
+"""The subscription rules, without HTTP: sign up, confirm, leave, and the author's list tools."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from newsletter.columns import utcnow
+from newsletter.extensions import db
+from newsletter.mail import courier, outgoing
+from newsletter.mail.messages import send_templated
+from newsletter.subscribers import tokens
+from newsletter.subscribers.models import Subscriber, SubscriberStatus
+
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, minus the angle brackets
+MAX_LOCAL_PART_LENGTH = 64  # RFC 5321, section 4.5.3.1.1
+LEFT = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+CONFIRM = "confirm"  # the kind of the queued confirmation mail
+
+
+class InvalidAddress(ValueError):
+    """An address the list will not take; the message is a sentence for the form."""
+
+
+class SubscriberError(ValueError):
+    """A list operation that cannot be done; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """What a sign-up did: the form never shows it, the CLI and tests read it."""
+
+    subscriber_id: int
+    outcome: str  # "new", "pending", "active" (nothing to do) or "resubscribed"
+    mailed: bool  # False when the address is active or was mailed too recently
+
+
+def normalise_address(raw: str) -> str:
+    """The stored form of an address: trimmed, domain lower-cased and IDNA-encoded."""
+    address = (raw or "").strip()
+    if not address:
+        raise InvalidAddress("Enter your email address.")
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress("This address is longer than 254 characters; check it and retry.")
+    if any(unicodedata.category(char) == "Cc" for char in address):
+        raise InvalidAddress("This address contains a line break or a control character.")
+    if address.count("@") != 1:
+        raise InvalidAddress("An email address has exactly one @, as in name@example.org.")
+    try:
+        result = validate_email(
+            address,
+            check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"]),
+            # A non-ASCII mailbox name needs SMTPUTF8, which most servers and Flask-Mail lack.
+            allow_smtputf8=False,
+        )
+    except EmailNotValidError as error:
+        raise InvalidAddress(f"This is not a valid email address: {error}") from None
+    if len(result.local_part) > MAX_LOCAL_PART_LENGTH:
+        raise InvalidAddress(
+            "The part before the @ is longer than 64 characters, more than mail servers "
+            "accept; check the address and retry."
+        )
+    normalised = f"{result.local_part}@{result.ascii_domain.lower()}"
+    if len(normalised) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress("This address is longer than 254 characters; check it and retry.")
+    return normalised
+
+
+def find(address: str) -> Subscriber | None:
+    """The subscriber with this (normalised) address, compared as the unique index does."""
+    return db.session.execute(select(Subscriber).where(_same_address(address))).scalar_one_or_none()
+
+
+def subscribe(
+    email: str,
+    *,
+    source: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    queue: bool = False,
+) -> SignupResult:
+    """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat.
+    With `queue` (the web form) the mail is only queued, in the sign-up's own transaction."""
+    address = normalise_address(email)
+    signup = record_signup(address, source=source, ip=ip, user_agent=user_agent)
+    mailed = signup.claimed or (
+        signup.outcome == SubscriberStatus.PENDING and claim_confirmation(signup.subscriber_id)
+    )
+    if mailed and queue:
+        outgoing.enqueue(CONFIRM, signup.subscriber_id, signup.email)
+    db.session.commit()
+    if mailed and queue:
+        courier.wake()
+    elif mailed:
+        send_claimed_confirmation(signup.subscriber_id, signup.email)
+    return SignupResult(signup.subscriber_id, signup.outcome, mailed)
+
+
+def send_claimed_confirmation(subscriber_id: int, email: str) -> None:
+    """Send a claimed confirmation mail; on failure release the claim so a retry can send."""
+    try:
+        send_confirmation(subscriber_id, email)
+    except BaseException:  # even a worker being stopped mid-send must not keep the claim
+        release_confirmation(subscriber_id)
+        raise
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A stored sign-up as plain values; `claimed`: the confirmation mail may go out now."""
+
+    subscriber_id: int
+    email: str
+    outcome: str
+    claimed: bool
+
+
+def record_signup(address: str, *, source: str, ip: str | None, user_agent: str | None) -> Signup:
+    """Store a new pending address, or put a former reader back to pending, with the consent
+    record; a new or returning address claims its confirmation mail in the same write."""
+    consent = {
+        "source": source,
+        "signup_ip": _clip(ip, 45),
+        "signup_user_agent": _clip(user_agent, 512),
+        "confirmation_sent_at": utcnow(),
+    }
+    # One INSERT that skips a known address instead of failing: a failed INSERT and its rollback
+    # would make a known address measurably slower to answer than a new one.
+    inserted = db.session.execute(
+        _insert_skipping_duplicates()
+        .values(email=address, status=SubscriberStatus.PENDING, **consent)
+        .returning(Subscriber.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return Signup(inserted, address, "new", claimed=True)
+    return _signup_again(address, consent)
+
+
+def _insert_skipping_duplicates():
+    """INSERT ... ON CONFLICT DO NOTHING on the subscribers table, in the database's dialect."""
+    dialect = db.session.get_bind().dialect.name
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert_for(Subscriber.__table__).on_conflict_do_nothing()
+
+
+def _signup_again(address: str, consent: dict) -> Signup:
+    """A known address signs up again: nothing to store unless it had left the list."""
+    found = db.session.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.status).where(_same_address(address))
+    ).one()
+    if found.status not in LEFT:
+        return Signup(found.id, found.email, found.status, claimed=False)
+    back = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == found.id, Subscriber.status.in_(LEFT))
+        .values(status=SubscriberStatus.PENDING, **consent)
+    )
+    outcome = "resubscribed" if back.rowcount == 1 else SubscriberStatus.PENDING  # raced
+    return Signup(found.id, found.email, outcome, claimed=back.rowcount == 1)
+
+
+def _same_address(address: str):
+    """Compare addresses as the unique index does, so SQLite and PostgreSQL agree."""
+    return func.lower(Subscriber.email) == func.lower(address)
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    """A request header cut to its column's size; empty becomes None."""
+    return value[:length] if value else None
+
+
+def claim_confirmation(subscriber_id: int, now: datetime | None = None) -> bool:
+    """Reserve the right to mail this address now; one UPDATE, so concurrent posts can't race
+    (the caller commits)."""
+    now = now or utcnow()
+    cutoff = now - timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
+    claimed = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.status == SubscriberStatus.PENDING)
+        .where(
+            or_(
+                Subscriber.confirmation_sent_at.is_(None),
+                Subscriber.confirmation_sent_at <= cutoff,
+            )
+        )
+        .values(confirmation_sent_at=now)
+    )
+    return claimed.rowcount == 1
+
+
+def release_confirmation(subscriber_id: int) -> None:
+    """Undo a claim whose mail could not be sent."""
+    db.session.rollback()
+    db.session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(confirmation_sent_at=None)
+    )
+    db.session.commit()
+
+
+def send_confirmation(subscriber_id: int, email: str) -> None:
+    """The double opt-in mail: one link that proves the reader owns the address."""
+    config = current_app.config
+    send_templated(
+        email,
+        f"{config['MAIL_SUBJECT_PREFIX']}Confirm your subscription to {config['SITE_TITLE']}",
+        "confirm",
+        confirm_url=tokens.confirm_url(subscriber_id, email),
+        max_age_days=config["CONFIRM_TOKEN_MAX_AGE_DAYS"],
+    )
+
+
+def confirmable(token: str) -> Subscriber:
+    """The subscriber a confirmation link names, changing nothing (scanners open links)."""
+    subscriber_id, digest = tokens.read_confirm_token(token)
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or not tokens.token_matches(digest, subscriber.email):
+        raise tokens.InvalidToken("This link is for an address that is no longer on the list.")
+    if subscriber.status in LEFT:
+        raise tokens.InvalidToken("This address left the list after the link was sent.")
+    return subscriber
+
+
+def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None) -> Subscriber:
+    """Activate the subscriber a confirmation link names; confirming twice changes nothing."""
+    subscriber = confirmable(token)
+    if subscriber.status == SubscriberStatus.PENDING:
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.confirmed_at = utcnow()
+        subscriber.confirm_ip, subscriber.confirm_user_agent = _clip(ip, 45), _clip(user_agent, 512)
+        db.session.commit()
+    return subscriber
+
+
+def unsubscriber(token: str) -> Subscriber | None:
+    """The subscriber an unsubscribe link names, or None when that address is gone already."""
+    subscriber_id, digest = tokens.read_unsubscribe_token(token)
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or not tokens.token_matches(digest, subscriber.email):
+        return None  # forgotten, or the id now belongs to someone else: nothing to do
+    return subscriber
+
+
+def unsubscribe(token: str) -> Subscriber | None:
+    """Take the link's owner off the list; idempotent, and a no-op for a forgotten address."""
+    subscriber = unsubscriber(token)
+    if subscriber is not None:
+        mark_unsubscribed(subscriber)
+    return subscriber
+
+
+def mark_unsubscribed(subscriber: Subscriber) -> None:
+    """Record that the reader left, once; a second request keeps the first time."""
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = utcnow()
+        db.session.commit()
+
+
+outgoing.register(CONFIRM, send_confirmation, gave_up=release_confirmation)
