@@ -1,4 +1,5 @@
-"""The composition root: configuration layers, extensions, blueprints and CLI commands."""
+"""The composition root: configuration layers, extensions, the WSGI chain, blueprints and CLI
+commands."""
 
 from __future__ import annotations
 
@@ -42,14 +43,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_limiter(app)
     messages.init_app(app)
     library.init_app(app)
-    pagecache.init_app(app)
+    pagecache.init_app(app, served_with=security.SECURITY_HEADERS)
     security.init_app(app)
     courier.init_app(app)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     commands.init_app(app)
+    app.wsgi_app = wsgi_chain(app)
     return app
+
+
+def wsgi_chain(app: Flask):
+    """What a request meets before Flask, outermost first, built once after every extension.
+
+    1. `PageCache`: a GET or HEAD of a page or feed already rendered in this posts version is
+       answered here from memory, security headers included, and skips everything below
+       (Flask's request hooks too: see newsletter/web/pagecache.py).
+    2. The security headers on every other response (errors included).
+    3. ProxyFix, when `TRUSTED_PROXIES` is set: the client's address for rate limits and the
+       consent record.
+    4. A chunked request body over `MAX_CONTENT_LENGTH` refused with 413.
+    5. Flask.
+    """
+    return pagecache.page_cache(app, security.protect(app, app.wsgi_app))
 
 
 def configure_logging(app: Flask) -> None:
