@@ -19,6 +19,26 @@ from newsletter.subscribers import models as _subscribers_models  # noqa: F401  
 from newsletter.web import pagecache, pages, security, signup
 
 
+def init_page_cache(app: Flask) -> None:
+    """The page cache, whose prepared answers carry the same security headers as the rest."""
+    pagecache.init_app(app, served_with=security.SECURITY_HEADERS)
+
+
+# None of these wraps `app.wsgi_app` (`wsgi_chain` does, once they are all bound), so their
+# order decides nothing about what a request meets; tests/test_wsgi_chain.py permutes it.
+EXTENSIONS = (
+    db.init_app,
+    init_migrations,
+    csrf.init_app,
+    init_limiter,
+    messages.init_app,
+    library.init_app,
+    init_page_cache,
+    security.init_app,
+    courier.init_app,
+)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then FLASK_* variables, then tests."""
     instance_path = (test_config or {}).get("INSTANCE_PATH")
@@ -37,16 +57,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise SystemExit(f"Configuration error: {error}") from None  # one sentence, no traceback
     configure_logging(app)
 
-    db.init_app(app)
-    init_migrations(app)
-    csrf.init_app(app)
-    init_limiter(app)
-    messages.init_app(app)
-    library.init_app(app)
-    pagecache.init_app(app, served_with=security.SECURITY_HEADERS)
-    security.init_app(app)
-    courier.init_app(app)
-
+    for init_extension in EXTENSIONS:
+        init_extension(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     commands.init_app(app)
