@@ -82,8 +82,8 @@ def cases(etag: str) -> dict[str, dict]:
         "page": environ(essay),
         "page 304": environ(essay, **{"If-None-Match": etag}),
         "feed": environ("/feed.xml"),
-        "robots.txt (Flask)": environ("/robots.txt"),
-        "subscribe (Flask)": environ("/subscribe"),
+        "robots.txt": environ("/robots.txt"),
+        "subscribe (Flask renders)": environ("/subscribe"),
     }
 
 
