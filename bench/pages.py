@@ -11,12 +11,14 @@ Every server runs at once and the wrk runs alternate between them, round after r
 round in the opposite order to the last), so a change in the machine's load touches all of
 them; each ratio is the median of the per-round ratios. Each run also records the server's
 CPU time per request (its whole process tree, not wrk's), which a busy neighbour disturbs far
-less than requests/s. `--variant 'bt2:SERVE_THREADS=2'` adds `make serve SERVE_THREADS=2`.
+less than requests/s. `--variant 'bt2:SERVE_THREADS=2'` adds `make serve SERVE_THREADS=2`;
+quote a value of several words: `--variant 'rt2:SERVE_OPTIONS="--runtime-threads 2"'`.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import sys
 import tempfile
@@ -138,11 +140,12 @@ def report(results: dict[int, dict[str, dict[str, list]]]) -> bool:
 
 
 def parse_variants(specs: list[str]) -> dict[str, list[str]]:
-    """`NAME:VAR=VALUE VAR=VALUE` -> {NAME: ["VAR=VALUE", ...]}: extra `make serve` runs."""
+    """`NAME:VAR=VALUE VAR="TWO WORDS"` -> {NAME: ["VAR=VALUE", ...]}: extra `make serve`
+    runs, the assignments split as a shell would."""
     variants = {}
     for spec in specs:
         name, _, assignments = spec.partition(":")
-        variants[f"{APP} {name}"] = assignments.split()
+        variants[f"{APP} {name}"] = shlex.split(assignments)
     return variants
 
 
