@@ -262,15 +262,16 @@ class ClosingController(Controller):
         super().stop(no_assert)
 
     async def _close_sessions(self) -> None:
-        """Take no new connection, then close each open one and let it finish closing."""
+        """Take no new connection, then close every open one, including one accepted just
+        before (aiosmtpd's stop would leave that one's socket open when the loop closes)."""
         self.server.close()
-        for session in list(self.sessions):
-            if session.transport is not None:
-                session.transport.abort()
-        for _ in range(100):  # connection_lost runs on a later turn of the loop
+        for _ in range(100):
+            await asyncio.sleep(0.01)  # accepts under way finish; closed sessions report
             if not self.sessions:
                 return
-            await asyncio.sleep(0.01)
+            for session in list(self.sessions):
+                if session.transport is not None:
+                    session.transport.abort()
 
 
 class SMTPServer:
