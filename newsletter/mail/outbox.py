@@ -30,7 +30,7 @@ class OutboxTransport:
         path = self.directory / file_name(envelope.recipient)
         path.write_bytes(envelope.data)
         log.warning(
-            "No MAIL_SERVER set: mail to %s written to %s. Links: %s",
+            "Mail to %s written to %s, not sent (no MAIL_SERVER, or MAIL_SUPPRESS_SEND). Links: %s",
             envelope.recipient,
             path,
             ", ".join(links_in(envelope.data)) or "none",
