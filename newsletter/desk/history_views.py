@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Response, abort, render_template
+from flask import Response, abort, render_template, stream_with_context
 
 from newsletter.desk import essays, queries
 from newsletter.desk.blueprint import bp
@@ -31,7 +31,7 @@ def history_csv(slug: str):
     """Every ledger row of the essay, as a spreadsheet opens it."""
     if queries.mailing_for(slug) is None:
         abort(404)
-    response = Response(csv_lines(slug), mimetype="text/csv")
+    response = Response(stream_with_context(csv_lines(slug)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{slug}-sends.csv"'
     return response
 
