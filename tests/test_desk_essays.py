@@ -173,3 +173,13 @@ def test_a_stopped_send_offers_resume_then_retry_of_the_uncertain(
         what="every message settled",
     )
     assert done
+
+
+def test_the_send_process_gets_the_settings_but_not_the_cli_variables(app, monkeypatch):
+    monkeypatch.setenv("FLASK_APP", "app.py")
+    app.config["APP"] = "app.py"  # what from_prefixed_env makes of FLASK_APP
+    with app.app_context():
+        env = sends.child_environment()
+    assert env["FLASK_APP"] == "app.py"
+    assert env["FLASK_SQLALCHEMY_DATABASE_URI"] == f'"{app.config["SQLALCHEMY_DATABASE_URI"]}"'
+    assert env["FLASK_SEND_CONNECTIONS"] == "2"

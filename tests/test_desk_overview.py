@@ -43,7 +43,7 @@ def test_the_overview_counts_readers_by_status_and_draws_their_growth(app, desk,
     svg = soup.find("svg", class_="growth-chart")
     assert svg["role"] == "img" and svg.find("polyline")["points"]
     rows = [[td.get_text() for td in tr.find_all("td")] for tr in soup.select("details tbody tr")]
-    assert rows[0][1] == "1" and rows[-1][1] == "2"  # a; then b and c joined; c left
+    assert rows[0][1] == "0" and rows[-1][1] == "2"  # none; a, b and c joined; c left
     assert max(int(count) for _, count in rows) == 3
     assert "broken.md" in soup.get_text()
     assert "Nothing has been sent yet." in soup.get_text()
@@ -52,9 +52,10 @@ def test_the_overview_counts_readers_by_status_and_draws_their_growth(app, desk,
 def test_growth_is_a_running_total_of_joins_minus_departures():
     today = datetime.now(UTC).date()
     changes = {today - timedelta(days=4): 3, today - timedelta(days=2): -1, today: 2}
-    series = queries.growth(changes, points=5)
-    assert [count for _, count in series] == [3, 3, 2, 2, 4]
-    assert series[0][0] == today - timedelta(days=4) and series[-1][0] == today
+    series = queries.growth(changes, points=6)
+    assert [count for _, count in series] == [0, 3, 3, 2, 2, 4]
+    assert series[0][0] == today - timedelta(days=5) and series[-1][0] == today
+    assert queries.growth({today: 7}, points=12) == [(today - timedelta(days=1), 0), (today, 7)]
 
 
 def test_the_chart_scales_into_its_box():

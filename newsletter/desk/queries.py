@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -58,7 +58,8 @@ def growth(changes: dict[date, int], points: int = 12) -> list[tuple[date, int]]
     if not changes:
         return []
     days = sorted(changes)
-    first, last = days[0], max(days[-1], date.today())
+    # From the day before the first reader, so the line rises from zero even on one day.
+    first, last = days[0] - timedelta(days=1), max(days[-1], date.today())
     span = (last - first).days
     gaps = max(points - 1, 1)
     stops = sorted({first.toordinal() + round(span * i / gaps) for i in range(points)})

@@ -27,6 +27,8 @@ from newsletter.sending.models import Delivery, DeliveryStatus
 from newsletter.subscribers.models import Subscriber, SubscriberStatus
 
 RATE_WINDOW = timedelta(seconds=60)
+# Variables the `flask` command itself reads (FLASK_APP lands in config as APP): never copied.
+CLI_VARIABLES = {"FLASK_APP", "FLASK_DEBUG", "FLASK_RUN_FROM_CLI", "FLASK_ENV", "FLASK_SKIP_DOTENV"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def child_environment() -> dict[str, str]:
     """The process environment plus every plain setting of this app as FLASK_* JSON."""
     env = dict(os.environ)
     for key, value in current_app.config.items():
-        if not key.isupper():
+        if not key.isupper() or f"FLASK_{key}" in CLI_VARIABLES:
             continue
         try:
             env[f"FLASK_{key}"] = json.dumps(value)
