@@ -39,7 +39,7 @@ def readers():
     )
     return render_template(
         "desk/readers.html", page=found, status=status, query=query,
-        statuses=SubscriberStatus.ALL, counts=roster.counts(),
+        statuses=SubscriberStatus.ALL,
         add_form=AddReaderForm(formdata=None), import_form=ImportForm(formdata=None),
     )  # fmt: skip
 
