@@ -48,10 +48,10 @@ def build(workdir: Path, database_url: str | None, readers: int):
         now = utcnow()
         for start in range(0, readers, 10_000):
             rows = [
-                {"email": f"reader{n}@example.com", "status": STATUSES[n % 10], "source": "import",
-                 "created_at": now, "confirmed_at": now}  # fmt: skip
+                dict(email=f"reader{n}@example.com", status=STATUSES[n % 10], source="import",
+                     created_at=now, confirmed_at=now)
                 for n in range(start, min(start + 10_000, readers))
-            ]
+            ]  # fmt: skip
             db.session.execute(insert(Subscriber), rows)
         db.session.commit()
         link = urlsplit(signin.new_link(app.config["ADMIN_EMAILS"][0])).path
