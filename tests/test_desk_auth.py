@@ -166,3 +166,10 @@ def test_desk_pages_are_never_cached_and_public_pages_never_show_them(app, desk,
     again = desk.get("/desk/")  # a desk URL is never answered by the page cache
     assert again.headers["Cache-Control"] == "no-store" and heading(again) == "Overview"
     assert app.test_client().get("/desk/").status_code == 303
+
+
+def test_public_pages_do_not_vary_on_the_desk_session(app, desk, write_post):
+    write_post("2024-01-01-hello.md", title="Hello", date="2024-01-01")
+    for client in (desk, app.test_client()):
+        assert "Cookie" not in client.get("/archive/").headers.get("Vary", "")
+        assert "Set-Cookie" not in client.get("/archive/").headers

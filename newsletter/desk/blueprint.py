@@ -37,8 +37,12 @@ def load_admin(address: str) -> Admin | None:
 
 def init_app(app: Flask) -> None:
     """Flask-Login for the desk's sessions, and the blueprint itself."""
-    login_manager.init_app(app)
+    # Flask-Login's app-wide template variable and remember-me hook would read the session on
+    # every page, adding `Vary: Cookie` to public pages too: the desk's templates get
+    # `current_user` from the blueprint instead, and it sets no remember-me cookie.
+    login_manager.init_app(app, add_context_processor=False)
     login_manager.session_protection = "basic"
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.register_blueprint(bp)
     app.cli.add_command(desk_cli)
 
@@ -60,6 +64,12 @@ def session_expired() -> bool:
     """True once DESK_SESSION_HOURS have passed since signing in."""
     hours = float(current_app.config["DESK_SESSION_HOURS"])
     return time.time() - float(session.get(SIGNED_IN_AT, 0)) > hours * 3600
+
+
+@bp.context_processor
+def desk_user() -> dict:
+    """`current_user` for the desk's templates only."""
+    return {"current_user": current_user}
 
 
 @bp.before_request
