@@ -7,13 +7,12 @@ from typing import Any
 
 from flask import Flask
 
-from newsletter.cli import commands
+from newsletter import cli
 from newsletter.config import ConfigError, DefaultConfig, finish_config
 from newsletter.content import library
-from newsletter.extensions import csrf, db, init_limiter, init_migrations
+from newsletter.extensions import csrf, db, init_limiter, migrations_command
 from newsletter.mail import courier, messages
 from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
-from newsletter.sending import models as _sending_models  # noqa: F401  (registers the tables)
 from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
 from newsletter.web import pagecache, pages, security, signup
 
@@ -37,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_logging(app)
 
     db.init_app(app)
-    init_migrations(app)
+    db.deferred_tables = ("newsletter.sending.models",)  # web workers never import sending
     csrf.init_app(app)
     init_limiter(app)
     messages.init_app(app)
@@ -48,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
-    commands.init_app(app)
+    cli.init_app(app, extra={"db": lambda: migrations_command(app)})  # imported when run
     return app
 
 

@@ -1,7 +1,8 @@
 """RSS 2.0, Atom 1.0 and JSON Feed 1.1 documents from `Post` values (feedgen for the XML).
 
 Every function here is pure over its inputs and the app config: the same posts give the same
-bytes, so the web layer can derive ETags from the content and cache it.
+bytes, so the web layer can derive ETags from the content and cache it. The posts come
+rendered (`RenderedPost`): the body is read before a feed is built, never inside it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import quote
 from flask import current_app
 
 from newsletter import links
-from newsletter.content.posts import Post
+from newsletter.content.rendered import RenderedPost
 
 if TYPE_CHECKING:
     from feedgen.entry import FeedEntry
@@ -115,7 +116,7 @@ def author_and_language() -> dict[str, str]:
     }
 
 
-def rss_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
+def rss_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """An RSS 2.0 document of `posts` in the order given, with full HTML in content:encoded."""
     check_kind(info, "rss")
     generator = new_generator()
@@ -133,7 +134,7 @@ def rss_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
     return generator.rss_str(pretty=True)
 
 
-def atom_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
+def atom_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """An Atom 1.0 document of `posts` in the order given, with full HTML content."""
     check_kind(info, "atom")
     generator = new_generator()
@@ -150,7 +151,7 @@ def atom_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
     return generator.atom_str(pretty=True)
 
 
-def json_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
+def json_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """A JSON Feed 1.1 document of `posts` in the order given."""
     check_kind(info, "json")
     document = {
@@ -174,7 +175,7 @@ def new_generator():
     return FeedGenerator()
 
 
-def feed_entry(post: Post, info: FeedInfo) -> FeedEntry:
+def feed_entry(post: RenderedPost, info: FeedInfo) -> FeedEntry:
     """One essay as a feedgen entry, usable in both RSS and Atom."""
     from feedgen.entry import FeedEntry
 
@@ -194,7 +195,7 @@ def feed_entry(post: Post, info: FeedInfo) -> FeedEntry:
     return entry
 
 
-def json_item(post: Post) -> dict[str, Any]:
+def json_item(post: RenderedPost) -> dict[str, Any]:
     """One essay as a JSON Feed item."""
     permalink = uri(links.post_url(post.slug))
     return {
@@ -217,12 +218,12 @@ def author_fields(info: FeedInfo) -> dict[str, str]:
     return fields
 
 
-def feed_updated(posts: Sequence[Post]) -> datetime:
+def feed_updated(posts: Sequence[RenderedPost]) -> datetime:
     """The feed's last change: the newest essay's update time, never the clock."""
     return max((entry_updated(post) for post in posts), default=EMPTY_FEED_UPDATED)
 
 
-def entry_updated(post: Post) -> datetime:
+def entry_updated(post: RenderedPost) -> datetime:
     """An essay's update time; a `lastmod` before publication counts as the publication."""
     return utc(max(post.updated_at, post.published_at))
 

@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, request
 from werkzeug.http import http_date, parse_date
@@ -80,6 +80,12 @@ class DocumentCache:
         """The document already rendered for `path` in this version, if any."""
         current = self._current
         return current.by_path.get(path) if version == current.version else None
+
+
+def last_modified(changed_at: datetime) -> datetime:
+    """The HTTP Last-Modified of documents showing posts that last changed at `changed_at`:
+    UTC, in whole seconds as HTTP dates carry them."""
+    return changed_at.astimezone(UTC).replace(microsecond=0)
 
 
 def make_document(body: str | bytes, mimetype: str, last_modified: datetime) -> CachedDocument:
