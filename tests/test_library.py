@@ -192,4 +192,5 @@ def test_every_worker_computes_the_same_last_modified(posts_dir, write_post):
     write_post("a.md", title="A", date="2022-01-01")
     one = make_library(posts_dir, now=[datetime.now(UTC)]).snapshot()
     other = make_library(posts_dir, now=[datetime.now(UTC) + timedelta(minutes=5)]).snapshot()
-    assert last_modified(one.changed_at) == last_modified(other.changed_at)  # If-Modified-Since works on any worker
+    # If-Modified-Since works on any worker
+    assert last_modified(one.changed_at) == last_modified(other.changed_at)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from newsletter.content.library import get_library
 from newsletter.content.markdown_check import hugo_differences
-from newsletter.content.plaintext import html_to_plain
 from newsletter.content.markdown_hugo import render_markdown
+from newsletter.content.plaintext import html_to_plain
 from newsletter.mail.essay import render_parts
 from tests.hugo_structure import structure
 

@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.content.plaintext import html_to_plain
 from newsletter.content.markdown_hugo import render_markdown
+from newsletter.content.plaintext import html_to_plain
 
 
 def text_of(markdown: str) -> str:

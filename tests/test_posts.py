@@ -141,14 +141,10 @@ def test_every_hugo_key_is_understood_and_unknown_keys_are_kept():
 
 
 def test_summary_falls_back_to_more_marker_then_first_paragraph():
-    with_marker = read(
-        "---\ntitle: T\ndate: 2022-02-01\n---\nIntro one.\n\n<!--more-->\n\nRest.\n"
-    )
+    with_marker = read("---\ntitle: T\ndate: 2022-02-01\n---\nIntro one.\n\n<!--more-->\n\nRest.\n")
     assert with_marker.summary_text == "Intro one."
     assert "<!--more-->" not in with_marker.html
-    plain = read(
-        "---\ntitle: T\ndate: 2022-02-01\n---\nFirst one.[^1]\n\nSecond.\n\n[^1]: Note.\n"
-    )
+    plain = read("---\ntitle: T\ndate: 2022-02-01\n---\nFirst one.[^1]\n\nSecond.\n\n[^1]: Note.\n")
     assert plain.summary_html == "<p>First one.</p>"
 
 

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-from newsletter.content import postcache
+from newsletter.content import postcache, rendered
 from newsletter.content.frontmatter import PostError, PostProblem
 from newsletter.content.postfiles import read_post_bytes
 from newsletter.content.posts import Post, parse_post
-from newsletter.content import rendered
 from newsletter.content.rendered import RenderedPost
 from newsletter.content.snapshot import FileVersion, Snapshot, build_snapshot
 

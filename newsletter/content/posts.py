@@ -27,6 +27,7 @@ from newsletter.content.frontmatter import (
     split_front_matter,
 )
 
+
 @dataclass(frozen=True)
 class Post:
     """One essay's front matter as typed values, and where its body starts in the file."""

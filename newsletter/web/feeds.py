@@ -118,37 +118,43 @@ def author_and_language() -> dict[str, str]:
 
 def rss_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """An RSS 2.0 document of `posts` in the order given, with full HTML in content:encoded."""
-    check_kind(info, "rss")
-    generator = new_generator()
-    generator.title(info.title)
+    generator = start_feed(info, "rss")
     generator.description(info.description)
-    generator.language(info.language)
     # feedgen takes the channel <link> from the last link added, so the self link goes first.
     generator.link(href=info.feed_url, rel="self", type=MEDIA_TYPES["rss"])
     generator.link(href=info.home_page_url, rel="alternate")
     if info.author_email:
         generator.managingEditor(f"{info.author_email} ({info.author_name})")
     generator.lastBuildDate(feed_updated(posts))
-    for post in posts:
-        generator.add_entry(feed_entry(post, info), order="append")
-    return generator.rss_str(pretty=True)
+    return add_entries(generator, posts, info).rss_str(pretty=True)
 
 
 def atom_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """An Atom 1.0 document of `posts` in the order given, with full HTML content."""
-    check_kind(info, "atom")
-    generator = new_generator()
+    generator = start_feed(info, "atom")
     generator.id(info.feed_url)
-    generator.title(info.title)
     generator.subtitle(info.description)
-    generator.language(info.language)
     generator.author(author_fields(info))
     generator.link(href=info.feed_url, rel="self", type=MEDIA_TYPES["atom"])
     generator.link(href=info.home_page_url, rel="alternate", type="text/html")
     generator.updated(feed_updated(posts))
+    return add_entries(generator, posts, info).atom_str(pretty=True)
+
+
+def start_feed(info: FeedInfo, kind: str):
+    """A feedgen generator for an RSS or Atom feed, with what both formats say first."""
+    check_kind(info, kind)
+    generator = new_generator()
+    generator.title(info.title)
+    generator.language(info.language)
+    return generator
+
+
+def add_entries(generator, posts: Sequence[RenderedPost], info: FeedInfo):
+    """Add the essays as entries, in the order given (feedgen would put each one first)."""
     for post in posts:
         generator.add_entry(feed_entry(post, info), order="append")
-    return generator.atom_str(pretty=True)
+    return generator
 
 
 def json_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:

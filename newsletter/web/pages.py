@@ -14,8 +14,7 @@ from flask import (
 )
 from werkzeug.exceptions import NotFound
 
-from newsletter.content import dates
-from newsletter.content import library
+from newsletter.content import dates, library
 from newsletter.content.library import current_posts, get_library
 from newsletter.content.posts import Post, tag_slug
 from newsletter.content.rendered import RenderedPost
