@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from newsletter.content.library import PostLibrary
 from newsletter.content.rendered import render
-from newsletter.web.pagecache import last_modified
+from newsletter.web import pagecache
 
 
 def make_library(posts_dir, now=None, rescan_seconds=0.0):
@@ -47,7 +47,7 @@ def test_a_scheduled_post_appears_when_its_time_comes_without_touching_files(pos
     now[0] += timedelta(minutes=1)
     after = library.snapshot()
     assert [p.title for p in after.published] == ["Later", "Live"]
-    assert after.fingerprint != before.fingerprint
+    assert pagecache.fingerprint(after) != pagecache.fingerprint(before)
 
 
 def test_a_broken_file_is_reported_and_the_rest_still_served(posts_dir, write_post, caplog):
@@ -193,4 +193,4 @@ def test_every_worker_computes_the_same_last_modified(posts_dir, write_post):
     one = make_library(posts_dir, now=[datetime.now(UTC)]).snapshot()
     other = make_library(posts_dir, now=[datetime.now(UTC) + timedelta(minutes=5)]).snapshot()
     # If-Modified-Since works on any worker
-    assert last_modified(one.changed_at) == last_modified(other.changed_at)
+    assert pagecache.last_modified(one) == pagecache.last_modified(other)

@@ -7,7 +7,6 @@ and no clock: the library hands it the parsed files, the folder's mtime and the 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +30,9 @@ class Snapshot:
     tag_names: dict[str, str]
     aliases: dict[str, Post]
     problems: tuple[PostProblem, ...]
-    fingerprint: str  # the version of what is shown: same files and posts, same fingerprint
-    changed_at: datetime  # when what is shown last changed, the same in every worker
+    versions: tuple[tuple[str, FileVersion], ...]  # the files it was built from, by path
+    changed_at: datetime  # the newest change of a post file or of the folder
+    built_at: datetime
     next_change: datetime | None
 
 
@@ -54,7 +54,6 @@ def build_snapshot(files: Files, folder_mtime_ns: int, now: datetime) -> Snapsho
             by_tag.setdefault(tag_slug(tag), []).append(post)
             tag_names.setdefault(tag_slug(tag), tag)
     versions = sorted((path, version) for path, (version, _) in files.items())
-    fingerprint = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
     return Snapshot(
         published=published,
         every_post=every_post,
@@ -63,8 +62,9 @@ def build_snapshot(files: Files, folder_mtime_ns: int, now: datetime) -> Snapsho
         tag_names=tag_names,
         aliases={alias: p for p in published for alias in p.aliases},
         problems=tuple(sorted(problems, key=lambda problem: str(problem.path))),
-        fingerprint=fingerprint.hexdigest()[:20],
-        changed_at=changed_at(files, folder_mtime_ns, published, now),
+        versions=tuple(versions),
+        changed_at=changed_at(files, folder_mtime_ns),
+        built_at=now,
         next_change=next_change(every_post, now),
     )
 
@@ -96,15 +96,10 @@ def unique_posts(files: Files, now: datetime) -> tuple[list[Post], list[PostProb
     return posts, problems
 
 
-def changed_at(
-    files: Files, folder_mtime_ns: int, published: tuple[Post, ...], now: datetime
-) -> datetime:
-    """The newest of the post files, the folder itself (a deletion changes it) and the newest
-    publication time (a scheduled essay going live changes no file); never after `now`."""
+def changed_at(files: Files, folder_mtime_ns: int) -> datetime:
+    """The newest change of a post file or of the folder itself (a deletion changes it)."""
     changed_ns = max([folder_mtime_ns, *(version[0] for version, _ in files.values())])
-    moments = [datetime.fromtimestamp(changed_ns / 1e9, UTC)]
-    moments += [p.updated_at for p in published]
-    return min(max(moments), now)
+    return datetime.fromtimestamp(changed_ns / 1e9, UTC)
 
 
 def next_change(posts: tuple[Post, ...], now: datetime) -> datetime | None:

@@ -20,9 +20,10 @@ from newsletter.columns import utcnow
 from newsletter.content.library import get_library
 from newsletter.content.posts import Post
 from newsletter.extensions import db
+from newsletter.mail.backend import transport_factory
 from newsletter.mail.essay import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
-from newsletter.mail.messages import new_message_id
-from newsletter.mail.transport import DeliveryError, transport_factory
+from newsletter.mail.identity import new_message_id
+from newsletter.mail.transport import DeliveryError, Envelope
 from newsletter.sending import ledger, ledger_counts
 from newsletter.sending.models import MailingStatus
 from newsletter.sending.pool import Run, SendOptions, SendReport, counting, run_pool
@@ -191,7 +192,7 @@ def send_test(slug: str, address: str) -> None:
     transport = transport_factory()()
     try:
         data = essay.render(address, unsubscribe_url(0, address), new_message_id())
-        transport.deliver(essay.envelope_from, address, data)
+        transport.send(Envelope(essay.envelope_from, address, data))
     except DeliveryError as error:
         raise SendError(f"The test message to {address} was not sent: {error.reply}") from None
     finally:

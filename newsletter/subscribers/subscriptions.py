@@ -14,8 +14,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from newsletter.columns import utcnow
 from newsletter.extensions import db
-from newsletter.mail import courier, outgoing
-from newsletter.mail.messages import send_templated
+from newsletter.mail import courier, messages, outgoing
+from newsletter.mail.confirmation import confirmation_email
 from newsletter.subscribers import tokens
 from newsletter.subscribers.models import Subscriber, SubscriberStatus
 
@@ -206,14 +206,7 @@ def release_confirmation(subscriber_id: int) -> None:
 
 def send_confirmation(subscriber_id: int, email: str) -> None:
     """The double opt-in mail: one link that proves the reader owns the address."""
-    config = current_app.config
-    send_templated(
-        email,
-        f"{config['MAIL_SUBJECT_PREFIX']}Confirm your subscription to {config['SITE_TITLE']}",
-        "confirm",
-        confirm_url=tokens.confirm_url(subscriber_id, email),
-        max_age_days=config["CONFIRM_TOKEN_MAX_AGE_DAYS"],
-    )
+    messages.send(confirmation_email(email, tokens.confirm_url(subscriber_id, email)))
 
 
 def confirmable(token: str) -> Subscriber:
