@@ -423,3 +423,57 @@ def flask_env(config: dict, tmp_path: Path) -> Callable[..., dict[str, str]]:
         return {**os.environ, **values}
 
     return env
+
+
+# --- a mail server that hangs (the timing tests) -----------------------------------------------
+
+
+class HangingMailServer:
+    """Accepts connections on 127.0.0.1 and never says a word, not even the greeting, until
+    `release()` closes them: the mail server a sender waits SEND_TIMEOUT for. Once released it
+    closes every new connection at once, until told to `hold()` again."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.holding = True
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # the listener was shut down
+                return
+            with self.changed:
+                if self.holding:
+                    self.held.append(connection)
+                else:
+                    connection.close()
+                self.changed.notify_all()
+
+    def wait_held(self, count: int, timeout: float) -> bool:
+        """Block until `count` connections are held at once (a condition, not a sleep)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.held) >= count, timeout=timeout)
+
+    def hold(self) -> None:
+        """Hold new connections again."""
+        with self.changed:
+            self.holding = True
+
+    def release(self) -> None:
+        """Close every held connection, and each new one: every sender sees the server go."""
+        with self.changed:
+            held, self.held, self.holding = self.held, [], False
+        for connection in held:
+            connection.close()
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        self.listener.close()
+        self.thread.join(5)
+        self.release()
