@@ -8,16 +8,19 @@ from typing import Any
 
 from flask import Flask
 
-from newsletter.cli import commands
+from newsletter import cli
 from newsletter.config import ConfigError, DefaultConfig, finish_config
 from newsletter.content import library
 from newsletter.desk import views as desk
-from newsletter.extensions import csrf, db, init_limiter, init_migrations
+from newsletter.extensions import csrf, db, init_limiter, migrations_command
 from newsletter.mail import courier, messages
 from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
-from newsletter.sending import models as _sending_models  # noqa: F401  (registers the tables)
 from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
 from newsletter.web import pagecache, pages, security, signup
+
+# The sending stack's tables: imported when the schema is created or migrated, never by a web
+# worker (tests/test_page_worker.py).
+db.deferred_tables = ("newsletter.sending.models",)
 
 
 def init_page_cache(app: Flask) -> None:
@@ -29,7 +32,6 @@ def init_page_cache(app: Flask) -> None:
 # order decides nothing about what a request meets; tests/test_wsgi_chain.py permutes it.
 EXTENSIONS = (
     db.init_app,
-    init_migrations,
     csrf.init_app,
     init_limiter,
     messages.init_app,
@@ -63,7 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     desk.init_app(app)
-    commands.init_app(app)
+    cli.init_app(app, extra={"db": lambda: migrations_command(app)})  # imported when run
     app.wsgi_app = wsgi_chain(app)
     return app
 

@@ -5,7 +5,8 @@ Target (issue 2): under 1 s with 1,000 essays, under 3 s with 10,000. Each size 
 cold starts (no posts cache: every file parsed) and restarts (the cache in place, as after a
 deploy). `--phases` also splits one
 cold start into its parts (imports, create_app, the first scan of the posts, the first page), in
-a fresh interpreter, to show where the time goes.
+a fresh interpreter, to show where the time goes, and counts the modules a page worker loaded
+(it imports neither Alembic nor the sending stack: tests/test_page_worker.py).
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ parts = [
     for name, a, b in zip(names, marks, marks[1:])
 ]
 print(f"    phases (status {status}): " + ", ".join(parts))
+import sys
+heavy = [name for name in ("alembic", "newsletter.sending") if name in sys.modules]
+print(f"    modules loaded by then: {len(sys.modules)}; of Alembic and sending: {heavy or 'none'}")
 """
 
 

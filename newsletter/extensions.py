@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sqlite3
 
+import click
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -21,7 +23,30 @@ class Base(DeclarativeBase):
     """Declarative base shared by every table."""
 
 
-db = SQLAlchemy(model_class=Base)
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy, knowing tables whose modules are imported only when needed.
+
+    A web worker never touches the sending stack's tables; app.py names their module in
+    `deferred_tables`, and creating, dropping or migrating the schema imports it first.
+    """
+
+    deferred_tables: tuple[str, ...] = ()
+
+    def load_tables(self) -> None:
+        """Import the deferred table modules, so the metadata holds every table."""
+        for module in self.deferred_tables:
+            importlib.import_module(module)
+
+    def create_all(self, *args, **kwargs) -> None:
+        self.load_tables()
+        super().create_all(*args, **kwargs)
+
+    def drop_all(self, *args, **kwargs) -> None:
+        self.load_tables()
+        super().drop_all(*args, **kwargs)
+
+
+db = Database(model_class=Base)
 mail = Mail()
 csrf = CSRFProtect()
 # The variables a server's worker count is given in (gunicorn reads WEB_CONCURRENCY).
@@ -70,13 +95,16 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def init_migrations(app: Flask) -> None:
-    """Offer `flask db ...` (Flask-Migrate) to the command line and tests only.
+def migrations_command(app: Flask) -> click.Command:
+    """Flask-Migrate's `flask db` group, bound to `app` when the command is first used.
 
-    Importing Alembic costs a few hundred milliseconds of every web worker's start-up, and a
-    worker never migrates; Flask sets FLASK_RUN_FROM_CLI for every `flask` command.
+    Importing Alembic costs a few hundred milliseconds of a web worker's start-up, and a
+    worker never migrates: cli.init_app registers this loader, not the group itself.
     """
-    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" or app.testing:
-        from flask_migrate import Migrate
+    from flask_migrate import Migrate
+    from flask_migrate.cli import db as db_group
 
+    if "migrate" not in app.extensions:
+        db.load_tables()  # autogenerate compares the migrations with every table
         Migrate(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    return db_group

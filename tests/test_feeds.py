@@ -53,7 +53,7 @@ def build(kind: str, posts=None, **info) -> bytes:
     if posts is None:
         posts = current_posts().published[: current_app.config["FEED_ITEMS"]]
     make = {"rss": feeds.rss_feed, "atom": feeds.atom_feed, "json": feeds.json_feed}[kind]
-    return make(posts, feeds.feed_info(kind=kind, **info))
+    return make([library.render(post) for post in posts], feeds.feed_info(kind=kind, **info))
 
 
 def read(document: bytes) -> feedparser.FeedParserDict:
@@ -280,7 +280,7 @@ def test_a_tag_feed_lists_that_tag_and_links_to_itself(ctx, write_post):
     write_post("a.md", title="A", date="2022-02-01", tags="[Deep Work]")
     write_post("b.md", title="B", date="2022-02-02", tags="[other]")
 
-    posts = current_posts().by_tag["deep-work"]
+    posts = [library.render(post) for post in current_posts().by_tag["deep-work"]]
     parsed = read(feeds.rss_feed(posts, feeds.feed_info("deep-work", "Deep Work")))
 
     assert [e.title for e in parsed.entries] == ["A"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.content.posts import render_markdown
+from newsletter.content.markdown_hugo import render_markdown
 from tests.hugo_structure import structure
 
 CORPUS = Path(__file__).parent / "data" / "hugo_corpus"

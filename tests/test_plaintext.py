@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from newsletter.content.markdown_hugo import render_markdown
 from newsletter.content.plaintext import html_to_plain
-from newsletter.content.posts import html_to_text, render_markdown
 
 
 def text_of(markdown: str) -> str:
@@ -57,7 +57,7 @@ def test_list_items_keep_their_markers():
 
 def test_meta_descriptions_use_the_same_html_parser():
     html = '<p>Read <a title="a > b" href="/x">this</a> now.</p><script>hidden()</script>'
-    assert html_to_text(html) == "Read this now."
+    assert html_to_plain(html, markup=False) == "Read this now."
 
 
 # --- generated essays: Markdown to HTML to text keeps every word and every code line --------

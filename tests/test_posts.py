@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup
 
 from newsletter.content.frontmatter import PostError, slug_from_file_name
 from newsletter.content.posts import parse_post
+from newsletter.content.rendered import render
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -51,8 +52,13 @@ def parse(text: str | bytes, name: str = "2022-02-01-week-4.md", tz=UTC):
     return parse_post(path, raw, tz)
 
 
+def read(text: str | bytes, name: str = "2022-02-01-week-4.md", tz=UTC):
+    """Parse `text` as posts/<name>, then read its body: the post as pages and feeds get it."""
+    return render(parse(text, name, tz))
+
+
 def test_the_outline_from_post_format_parses_as_written():
-    post = parse(OUTLINE)
+    post = read(OUTLINE)
     assert post.title == "Week 4: Some Title With A Colon"
     assert post.date == datetime(2022, 2, 1, tzinfo=UTC)
     assert post.weight == 1
@@ -80,7 +86,7 @@ def test_the_outline_from_post_format_parses_as_written():
     ids=["trailing-space", "crlf", "bom", "no-final-newline"],
 )
 def test_real_world_file_quirks_still_parse(variant):
-    post = parse(variant)
+    post = read(variant)
     assert post.title == "Week 4: Some Title With A Colon"
     assert "<hr>" in post.html
 
@@ -114,7 +120,7 @@ def test_dates_in_every_form_become_aware_datetimes(value, expected):
 
 
 def test_every_hugo_key_is_understood_and_unknown_keys_are_kept():
-    post = parse(
+    post = read(
         "---\ntitle: T\ndate: 2022-02-01\nweight: 3\ndraft: false\n"
         "publishDate: 2022-02-02\nexpiryDate: 2030-01-01\nlastmod: 2022-02-05\n"
         "slug: custom-slug\nsummary: A *teaser*.\ndescription: For search engines.\n"
@@ -135,19 +141,15 @@ def test_every_hugo_key_is_understood_and_unknown_keys_are_kept():
 
 
 def test_summary_falls_back_to_more_marker_then_first_paragraph():
-    with_marker = parse(
-        "---\ntitle: T\ndate: 2022-02-01\n---\nIntro one.\n\n<!--more-->\n\nRest.\n"
-    )
+    with_marker = read("---\ntitle: T\ndate: 2022-02-01\n---\nIntro one.\n\n<!--more-->\n\nRest.\n")
     assert with_marker.summary_text == "Intro one."
     assert "<!--more-->" not in with_marker.html
-    plain = parse(
-        "---\ntitle: T\ndate: 2022-02-01\n---\nFirst one.[^1]\n\nSecond.\n\n[^1]: Note.\n"
-    )
+    plain = read("---\ntitle: T\ndate: 2022-02-01\n---\nFirst one.[^1]\n\nSecond.\n\n[^1]: Note.\n")
     assert plain.summary_html == "<p>First one.</p>"
 
 
 def test_markdown_features_tables_footnotes_code_ids_and_smart_quotes():
-    post = parse(
+    post = read(
         '---\ntitle: T\ndate: 2022-02-01\n---\n## A "Heading"\n\n'
         "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
         "Text[^n] -- and 'quotes'.\n\n[^n]: A note.\n\n```python\nx = 1\n```\n\n"
@@ -163,7 +165,7 @@ def test_markdown_features_tables_footnotes_code_ids_and_smart_quotes():
 
 
 def test_word_count_and_reading_time_are_derived():
-    post = parse("---\ntitle: T\ndate: 2022-02-01\n---\n" + "word " * 700)
+    post = read("---\ntitle: T\ndate: 2022-02-01\n---\n" + "word " * 700)
     assert post.word_count == 700
     assert post.reading_minutes == 4
 
@@ -227,7 +229,7 @@ def test_a_bare_date_takes_the_site_time_zone():
 
 
 def test_plain_text_summary_keeps_punctuation_next_to_links():
-    post = parse("---\ntitle: T\ndate: 2022-02-01\n---\nRead [this page](/x/). And *that*, too.\n")
+    post = read("---\ntitle: T\ndate: 2022-02-01\n---\nRead [this page](/x/). And *that*, too.\n")
     assert post.summary_text == "Read this page. And that, too."
 
 
@@ -259,7 +261,7 @@ def test_every_problem_of_a_file_is_named_at_once():
     ],
 )
 def test_the_summary_is_the_first_paragraph_whatever_comes_before_it(body):
-    post = parse(f"---\ntitle: T\ndate: 2022-02-01\n---\n{body}\n")
+    post = read(f"---\ntitle: T\ndate: 2022-02-01\n---\n{body}\n")
     first = BeautifulSoup(post.html, "html.parser").find("p")
     assert post.summary_html == str(first)
 

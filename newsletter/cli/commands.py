@@ -10,11 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
-from newsletter.cli import send
-from newsletter.content.dates import display_datetime
+from newsletter.content.dates import display_datetime, display_day
 from newsletter.content.library import get_library
 from newsletter.content.markdown_check import post_warnings
 from newsletter.subscribers import roster, subscriptions, transfer
@@ -22,14 +20,6 @@ from newsletter.subscribers.models import SubscriberStatus
 
 posts_cli = AppGroup("posts", help="Check and list the essays in POSTS_DIR.")
 subscribers_cli = AppGroup("subscribers", help="Manage the subscriber list.")
-
-
-def init_app(app: Flask) -> None:
-    """Register the command groups."""
-    app.cli.add_command(posts_cli)
-    app.cli.add_command(subscribers_cli)
-    app.cli.add_command(send.send_command)
-    app.cli.add_command(send.preview_command)
 
 
 # --- flask posts ------------------------------------------------------------------------------
@@ -68,18 +58,34 @@ def posts_list() -> None:
 
 # --- flask subscribers ------------------------------------------------------------------------
 
+# Each column's heading and format, written once for the heading and every row.
+SUBSCRIBER_COLUMNS = (
+    ("ID", ">6"),
+    ("EMAIL", "<40"),
+    ("STATUS", "<12"),
+    ("SOURCE", "<7"),
+    ("SINCE", "<10"),
+    ("CONFIRMED", ""),
+)
+
+
+def table_row(columns: tuple[tuple[str, str], ...], values: list) -> str:
+    """One line of a table: each value in its column's format, one space between columns."""
+    cells = [format(value, spec) for (_, spec), value in zip(columns, values, strict=True)]
+    return " ".join(cells).rstrip()
+
 
 @subscribers_cli.command("list")
 @click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only this status.")
 def subscribers_list(status: str | None) -> None:
     """Show subscribers as a table, then how many have each status."""
-    click.echo(f"{'ID':>6}  {'EMAIL':<40} {'STATUS':<12} {'SOURCE':<7} {'SINCE':<10} CONFIRMED")
+    timezone = get_library().timezone
+    click.echo(table_row(SUBSCRIBER_COLUMNS, [name for name, _ in SUBSCRIBER_COLUMNS]))
     for s in roster.all_subscribers(status):
-        confirmed = s.confirmed_at.date().isoformat() if s.confirmed_at else "-"
-        created = s.created_at.date().isoformat()
-        click.echo(
-            f"{s.id:>6}  {s.email:<40} {s.status:<12} {s.source:<7} {created:<10} {confirmed}"
-        )
+        confirmed = display_day(s.confirmed_at, timezone) if s.confirmed_at else "-"
+        created = display_day(s.created_at, timezone)
+        row = [s.id, s.email, s.status, s.source, created, confirmed]
+        click.echo(table_row(SUBSCRIBER_COLUMNS, row))
     totals = roster.counts()
     click.echo(
         ", ".join(f"{name}: {n}" for name, n in totals.items()) + f"; total: {sum(totals.values())}"

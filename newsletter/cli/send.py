@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from newsletter.content.dates import display_datetime
+from newsletter.content.library import get_library
 from newsletter.sending import mailing
 
 
@@ -98,7 +100,7 @@ def show_plan(plan: mailing.SendPlan) -> None:
     """The essay's title, date, recipients, and anything worth a second look."""
     post = plan.post
     click.echo(f"Essay:      {post.title} ({post.slug})")
-    click.echo(f"Published:  {post.published_at:%Y-%m-%d}")
+    click.echo(f"Published:  {display_datetime(post.published_at, get_library().timezone)}")
     click.echo(f"Recipients: {plan.recipients}")
     if plan.uncertain:
         click.echo(

@@ -23,3 +23,8 @@ def display_date(moment: datetime, timezone: tzinfo) -> str:
 def display_datetime(moment: datetime, timezone: tzinfo) -> str:
     """A date and time for the author's listings: 2022-02-02 04:30."""
     return f"{local_time(moment, timezone):%Y-%m-%d %H:%M}"
+
+
+def display_day(moment: datetime, timezone: tzinfo) -> str:
+    """A day for the author's tables: 2022-02-02."""
+    return f"{local_time(moment, timezone):%Y-%m-%d}"

@@ -1,4 +1,9 @@
-"""The posts folder as an in-memory library: each file parsed once per version, kept in order."""
+"""The posts folder as an in-memory library: each file parsed once per version, kept in order.
+
+The library scans the folder, parses new and changed files (starting from the disk cache,
+postcache.py) and hands the parsed files to `build_snapshot` (snapshot.py). Bodies are read
+and rendered only when asked (`render`), once per file version.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +12,17 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-from newsletter.content import postcache
+from newsletter.content import postcache, rendered
 from newsletter.content.frontmatter import PostError, PostProblem
 from newsletter.content.postfiles import read_post_bytes
-from newsletter.content.posts import Post, parse_post, tag_slug
+from newsletter.content.posts import Post, parse_post
+from newsletter.content.rendered import RenderedPost
+from newsletter.content.snapshot import FileVersion, Snapshot, build_snapshot
 
 log = logging.getLogger(__name__)
-
-# (mtime_ns, ctime_ns, size, inode): ctime moves on chmod, rename and restores that keep mtime.
-FileVersion = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything the site shows at one moment; replaced whole, never mutated."""
-
-    published: tuple[Post, ...]
-    every_post: tuple[Post, ...]
-    by_slug: dict[str, Post]
-    by_tag: dict[str, tuple[Post, ...]]
-    tag_names: dict[str, str]
-    aliases: dict[str, Post]
-    problems: tuple[PostProblem, ...]
-    versions: tuple[tuple[str, FileVersion], ...]  # the files it was built from, by path
-    changed_at: datetime  # the newest change of a post file or of the folder
-    built_at: datetime
-    next_change: datetime | None
 
 
 def _file_version(entry: os.DirEntry) -> FileVersion | None:
@@ -49,12 +35,6 @@ def _file_version(entry: os.DirEntry) -> FileVersion | None:
             continue
         return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
     return None  # deleted between listing and stat
-
-
-def sort_key(post: Post) -> tuple:
-    """Newest first; among equal dates lower `weight` first, unweighted last (Hugo's order)."""
-    weight = post.weight if post.weight else float("inf")
-    return (-post.published_at.timestamp(), weight, post.title.lower(), str(post.path))
 
 
 class PostLibrary:
@@ -75,6 +55,7 @@ class PostLibrary:
         self.clock = clock
         self._files: dict[str, tuple[FileVersion, Post | PostProblem]] = {}
         self._snapshot: Snapshot | None = None
+        self._rendered: dict[str, RenderedPost] = {}  # path -> the render of its current Post
         self._next_scan = 0.0
         self._folder_mtime_ns = 0
         self._lock = threading.Lock()
@@ -146,6 +127,7 @@ class PostLibrary:
             known = files.get(path)
             if known is None or known[0] != version:
                 files[path] = (version, self._parse(Path(path)))
+                self._rendered.pop(path, None)
                 changed = True
         return changed
 
@@ -154,6 +136,7 @@ class PostLibrary:
         gone = self._files.keys() - seen.keys()
         for path in gone:
             del self._files[path]
+            self._rendered.pop(path, None)
         return bool(gone)
 
     def _parse(self, path: Path) -> Post | PostProblem:
@@ -170,69 +153,19 @@ class PostLibrary:
             )
 
     def _build_snapshot(self) -> Snapshot:
-        now = self.clock()
-        posts, problems = self._unique_posts(now)
-        every_post = tuple(sorted(posts, key=sort_key))
-        published = tuple(p for p in every_post if p.is_published(now))
-        by_tag: dict[str, list[Post]] = {}
-        tag_names: dict[str, str] = {}
-        for post in published:
-            for tag in post.tags:
-                by_tag.setdefault(tag_slug(tag), []).append(post)
-                tag_names.setdefault(tag_slug(tag), tag)
-        versions = sorted((path, version) for path, (version, _) in self._files.items())
-        return Snapshot(
-            published=published,
-            every_post=every_post,
-            by_slug={p.slug: p for p in published},
-            by_tag={tag: tuple(items) for tag, items in by_tag.items()},
-            tag_names=tag_names,
-            aliases={alias: p for p in published for alias in p.aliases},
-            problems=tuple(sorted(problems, key=lambda problem: str(problem.path))),
-            versions=tuple(versions),
-            changed_at=self._changed_at(),
-            built_at=now,
-            next_change=self._next_change(every_post, now),
-        )
+        snapshot = build_snapshot(self._files, self._folder_mtime_ns, self.clock())
+        for problem in snapshot.problems:
+            if isinstance(self._files[str(problem.path)][1], Post):  # a slug two files claim
+                log.error("%s The other posts are still served.", problem.message)
+        return snapshot
 
-    def _unique_posts(self, now: datetime) -> tuple[list[Post], list[PostProblem]]:
-        """Posts with distinct slugs; a second file claiming a slug becomes a problem. A
-        published essay keeps its slug against a draft; otherwise the first file name wins."""
-        posts: list[Post] = []
-        problems: list[PostProblem] = []
-        owners: dict[str, Post] = {}
-
-        def claim_order(path: str) -> tuple[bool, str]:
-            item = self._files[path][1]
-            return (not (isinstance(item, Post) and item.is_published(now)), path)
-
-        for path in sorted(self._files, key=claim_order):
-            item = self._files[path][1]
-            if isinstance(item, PostProblem):
-                problems.append(item)
-            elif item.slug in owners:
-                message = (
-                    f"Post file {path}: its slug '{item.slug}' is already used by "
-                    f"{owners[item.slug].path}. Give one of them another 'slug:'."
-                )
-                log.error("%s %s is served.", message, owners[item.slug].path)
-                problems.append(PostProblem(path, message))
-            else:
-                owners[item.slug] = item
-                posts.append(item)
-        return posts, problems
-
-    def _changed_at(self) -> datetime:
-        """The newest change of a post file or of the folder itself (a deletion changes it)."""
-        changed_ns = max([self._folder_mtime_ns, *(v[0][0] for v in self._files.values())])
-        return datetime.fromtimestamp(changed_ns / 1e9, UTC)
-
-    @staticmethod
-    def _next_change(posts: tuple[Post, ...], now: datetime) -> datetime | None:
-        """The next moment a scheduled post appears or an expiring one goes."""
-        moments = [p.published_at for p in posts if not p.draft and p.published_at > now]
-        moments += [p.expiry_date for p in posts if p.expiry_date and p.expiry_date > now]
-        return min(moments, default=None)
+    def render(self, post: Post) -> RenderedPost:
+        """The post with its body read and rendered, once per file version."""
+        key = str(post.path)
+        known = self._rendered.get(key)
+        if known is None or known.post is not post:  # a new version is a new Post object
+            known = self._rendered[key] = rendered.render(post)
+        return known
 
 
 def init_app(app) -> None:
@@ -261,3 +194,8 @@ def get_library() -> PostLibrary:
 def current_posts() -> Snapshot:
     """The posts as they stand now, for views, feeds, the CLI and sends."""
     return get_library().snapshot()
+
+
+def render(post: Post) -> RenderedPost:
+    """The post's body, read and rendered once per file version by the current app's library."""
+    return get_library().render(post)

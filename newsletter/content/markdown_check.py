@@ -33,8 +33,9 @@ def post_warnings(posts: Iterable[Post]) -> Iterator[str]:
     """A warning, naming the file and line, for each construct that renders unlike Hugo."""
     for post in posts:
         try:
-            head = normalise_text(post.path.read_bytes(), post.path)[: post.body_offset]
+            text = normalise_text(post.path.read_bytes(), post.path)
         except (OSError, PostError):
             continue  # the scan reports unreadable files itself
-        for line, message in hugo_differences(post.body, head.count("\n") + 1):
+        head, body = text[: post.body_offset], text[post.body_offset :]
+        for line, message in hugo_differences(body, head.count("\n") + 1):
             yield f"Post file {post.path}, line {line}: {message}"

@@ -1,4 +1,4 @@
-"""HTML to readable plain text for the text/plain part of an essay email."""
+"""HTML to plain text, the one renderer: the email's text part, meta descriptions, summaries."""
 
 from __future__ import annotations
 
@@ -168,12 +168,14 @@ def table_text(rows: list[tuple[list[str], bool]], width: int) -> str:
 def html_to_plain(html: str, *, markup: bool = True) -> str:
     """Readable text of an essay's HTML: wrapped paragraphs, marked headings, aligned tables,
     indented code, lists with their markers, links followed by their URLs; with
-    `markup=False`, the bare words (meta descriptions, feed summaries)."""
+    `markup=False`, the bare words on one line (meta descriptions, feed summaries)."""
     writer = _TextWriter(markup)
     writer.feed(html)
     writer.close()
     writer.end_table_part("table")  # a table left open at the end still shows
     writer.flush()
+    if not markup:
+        return " ".join(" ".join(block for block, _ in writer.blocks).split())
     text = ""
     previous_item = False
     for block, item in writer.blocks:

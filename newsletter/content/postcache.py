@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from newsletter.content.frontmatter import PostProblem
-from newsletter.content.posts import RENDERER_VERSION, Post
+from newsletter.content.posts import Post
+from newsletter.content.rendered import RENDERER_VERSION
 
 log = logging.getLogger(__name__)
 

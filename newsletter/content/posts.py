@@ -1,13 +1,14 @@
-"""Essay files to `Post` values, and the Markdown rendering pages, feeds and emails share."""
+"""Essay files to `Post` values: the front matter as typed values, and nothing read lazily.
+
+A `Post` holds no body: reading and rendering it is an explicit step (`rendered.render`, cached
+per file version by the library), so thousands of posts cost little memory until one is read.
+"""
 
 from __future__ import annotations
 
-import logging
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +26,11 @@ from newsletter.content.frontmatter import (
     read_title,
     split_front_matter,
 )
-from newsletter.content.markdown_hugo import MARKDOWN_RENDERER_VERSION, render_markdown
-from newsletter.content.plaintext import html_to_plain
-
-log = logging.getLogger(__name__)
-
-# Caches of rendered or derived values key on this; markdown_hugo bumps its part on a change.
-RENDERER_VERSION = f"1:{MARKDOWN_RENDERER_VERSION}"
-
-WORDS_PER_MINUTE = 230
-MORE_MARKER = "<!--more-->"
-
-_FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
-_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:.*$", re.MULTILINE)
-_FOOTNOTE_REF = re.compile(r'<sup id="fnref[^"]*">.*?</sup>', re.DOTALL)
-_WORD = re.compile(r"[\w'’-]+")
-_MARKDOWN_NOISE = re.compile(r"```.*?```|`[^`]*`|!?\[|\]\([^)]*\)|<[^>]+>|[#*_>|]", re.DOTALL)
-
-
-def html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment on one line, for meta descriptions and feed summaries."""
-    return " ".join(html_to_plain(fragment, markup=False).split())
 
 
 @dataclass(frozen=True)
 class Post:
-    """One essay: its front matter as typed values; body HTML rendered on first use."""
+    """One essay's front matter as typed values, and where its body starts in the file."""
 
     path: Path
     slug: str
@@ -68,10 +48,6 @@ class Post:
     aliases: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     body_offset: int = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the front matter only (for the posts cache), never a rendered body."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @property
     def published_at(self) -> datetime:
@@ -98,55 +74,6 @@ class Post:
         if self.expiry_date is not None and self.expiry_date <= now:
             return "expired"
         return "published"
-
-    @cached_property
-    def body(self) -> str:
-        """The Markdown body, read from disk only when a page needs it, so that thousands of
-        posts cost little memory until they are read."""
-        try:
-            return normalise_text(self.path.read_bytes(), self.path)[self.body_offset :]
-        except (OSError, PostError) as error:
-            # Deleted or broken since the last scan: the next scan reports it; serve no body.
-            log.error("Post file %s could not be read again (%s).", self.path, error)
-            return ""
-
-    @cached_property
-    def html(self) -> str:
-        """The body as HTML, rendered once per file version."""
-        return render_markdown(self.body.replace(MORE_MARKER, ""))
-
-    @cached_property
-    def summary_html(self) -> str:
-        """The teaser: `summary`/`description`, else the text before `<!--more-->`, else the
-        first paragraph."""
-        if self.summary_source:
-            return render_markdown(self.summary_source)
-        if MORE_MARKER in self.body:
-            return render_markdown(self.body.split(MORE_MARKER, 1)[0])
-        # The opening blocks (with the link definitions they may use) usually hold the first
-        # paragraph: the index page then needs no full render of ten essays.
-        opening = "\n\n".join(self.body.split("\n\n", 4)[:4])
-        match = None
-        if opening.count("```") % 2 == 0 and "~~~" not in opening:
-            definitions = "\n".join(_LINK_DEFINITION.findall(self.body))
-            match = _FIRST_PARAGRAPH.search(render_markdown(f"{opening}\n\n{definitions}"))
-        match = match or _FIRST_PARAGRAPH.search(self.html)
-        return f"<p>{_FOOTNOTE_REF.sub('', match.group(1))}</p>" if match else ""
-
-    @cached_property
-    def summary_text(self) -> str:
-        """The teaser as plain text, for meta descriptions and email previews."""
-        return self.description or html_to_text(self.summary_html)
-
-    @cached_property
-    def word_count(self) -> int:
-        """Words in the body, not counting Markdown syntax."""
-        return len(_WORD.findall(_MARKDOWN_NOISE.sub(" ", self.body)))
-
-    @property
-    def reading_minutes(self) -> int:
-        """Minutes to read at an unhurried pace, never less than one."""
-        return max(1, math.ceil(self.word_count / WORDS_PER_MINUTE))
 
 
 def parse_post(path: Path, raw: bytes, timezone: tzinfo) -> Post:

@@ -8,7 +8,6 @@ from flask_login import current_user
 from newsletter.desk import essays, queries, sends
 from newsletter.desk.blueprint import bp
 from newsletter.desk.forms import ButtonForm, ConfirmForm
-from newsletter.sending import mailing
 
 # The email's own page inside the sandboxed frame: its inline styles and images, no script,
 # and only the desk itself may frame it.
@@ -65,8 +64,8 @@ def essay_test(slug: str):
     """Mail one proof, marked [TEST], to the signed-in author; no record changes."""
     post_or_404(slug)
     try:
-        mailing.send_test(slug, current_user.email)
-    except mailing.SendError as error:
+        _mailing().send_test(slug, current_user.email)
+    except _mailing().SendError as error:
         flash(str(error))
     else:
         flash(f"A test of this essay was sent to {current_user.email}.")
@@ -78,8 +77,8 @@ def essay_send_confirm(slug: str):
     """The confirmation: the title and the number of readers, then one button."""
     post_or_404(slug)
     try:
-        plan = mailing.plan_send(slug)
-    except mailing.SendError as error:
+        plan = _mailing().plan_send(slug)
+    except _mailing().SendError as error:
         flash(str(error))
         return redirect(url_for("desk.essay", slug=slug), 303)
     form = ConfirmForm(expected=str(plan.recipients))
@@ -92,8 +91,8 @@ def essay_send(slug: str):
     post_or_404(slug)
     form = ConfirmForm()
     try:
-        plan = mailing.plan_send(slug)
-    except mailing.SendError as error:
+        plan = _mailing().plan_send(slug)
+    except _mailing().SendError as error:
         flash(str(error))
         return redirect(url_for("desk.essay", slug=slug), 303)
     if not form.validate_on_submit() or form.expected.data != str(plan.recipients):
@@ -118,3 +117,10 @@ def start(slug: str, *, retry_uncertain: bool) -> None:
         flash("The send has started; this page follows its progress.")
     else:
         flash("A send of this essay is already running.")
+
+
+def _mailing():
+    """The sending stack, imported when the author acts, so a page worker never loads it."""
+    from newsletter.sending import mailing
+
+    return mailing

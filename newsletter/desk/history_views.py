@@ -10,7 +10,6 @@ from flask import Response, abort, render_template, stream_with_context
 
 from newsletter.desk import essays, queries
 from newsletter.desk.blueprint import bp
-from newsletter.sending import mailing
 
 HISTORY_COLUMNS = ("email", "status", "attempts", "sent_at", "updated_at", "reply", "bounced_at")
 
@@ -22,7 +21,7 @@ def history(slug: str):
     if row is None and essays.find(slug) is None:
         abort(404)
     summary = queries.send_summary(row) if row else None
-    problems = mailing.problem_rows(slug) if row else []
+    problems = _mailing().problem_rows(slug) if row else []
     return render_template("desk/history.html", slug=slug, summary=summary, problems=problems)
 
 
@@ -58,3 +57,10 @@ def as_text(value: object) -> str:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def _mailing():
+    """The sending stack, imported when the author acts, so a page worker never loads it."""
+    from newsletter.sending import mailing
+
+    return mailing

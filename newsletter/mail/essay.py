@@ -120,16 +120,18 @@ def build_essay_email(post: Post, *, test: bool = False) -> EssayEmail:
 
 def render_parts(post: Post, *, test: bool = False) -> tuple[str, str]:
     """The text and the CSS-inlined HTML of an essay email, with the unsubscribe placeholder."""
+    library = get_library()
+    essay = library.render(post)  # read once per file version, shared with pages and feeds
     web_url = post_url(post.slug)
-    body_html = absolutize(post.html, web_url)
+    body_html = absolutize(essay.html, web_url)
     context = {
-        "post": post,
+        "post": essay,
         "test": test,
         "web_url": web_url,
         "site_url": site_url("/"),
         "unsubscribe_url": PLACEHOLDER,
-        "date_text": display_date(post.published_at, get_library().timezone),
-        "body_html": Markup(body_html),  # the author's own essay, rendered by posts.py
+        "date_text": display_date(post.published_at, library.timezone),
+        "body_html": Markup(body_html),  # the author's own essay, rendered by rendered.py
         "body_text": html_to_plain(body_html),
     }
     text = render_template("email/essay.txt", **context)

@@ -1,7 +1,8 @@
 """RSS 2.0, Atom 1.0 and JSON Feed 1.1 documents from `Post` values (feedgen for the XML).
 
 Every function here is pure over its inputs and the app config: the same posts give the same
-bytes, so the web layer can derive ETags from the content and cache it.
+bytes, so the web layer can derive ETags from the content and cache it. The posts come
+rendered (`RenderedPost`): the body is read before a feed is built, never inside it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import quote
 from flask import current_app
 
 from newsletter import links
-from newsletter.content.posts import Post
+from newsletter.content.rendered import RenderedPost
 
 if TYPE_CHECKING:
     from feedgen.entry import FeedEntry
@@ -115,42 +116,48 @@ def author_and_language() -> dict[str, str]:
     }
 
 
-def rss_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
+def rss_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """An RSS 2.0 document of `posts` in the order given, with full HTML in content:encoded."""
-    check_kind(info, "rss")
-    generator = new_generator()
-    generator.title(info.title)
+    generator = start_feed(info, "rss")
     generator.description(info.description)
-    generator.language(info.language)
     # feedgen takes the channel <link> from the last link added, so the self link goes first.
     generator.link(href=info.feed_url, rel="self", type=MEDIA_TYPES["rss"])
     generator.link(href=info.home_page_url, rel="alternate")
     if info.author_email:
         generator.managingEditor(f"{info.author_email} ({info.author_name})")
     generator.lastBuildDate(feed_updated(posts))
-    for post in posts:
-        generator.add_entry(feed_entry(post, info), order="append")
-    return generator.rss_str(pretty=True)
+    return add_entries(generator, posts, info).rss_str(pretty=True)
 
 
-def atom_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
+def atom_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """An Atom 1.0 document of `posts` in the order given, with full HTML content."""
-    check_kind(info, "atom")
-    generator = new_generator()
+    generator = start_feed(info, "atom")
     generator.id(info.feed_url)
-    generator.title(info.title)
     generator.subtitle(info.description)
-    generator.language(info.language)
     generator.author(author_fields(info))
     generator.link(href=info.feed_url, rel="self", type=MEDIA_TYPES["atom"])
     generator.link(href=info.home_page_url, rel="alternate", type="text/html")
     generator.updated(feed_updated(posts))
+    return add_entries(generator, posts, info).atom_str(pretty=True)
+
+
+def start_feed(info: FeedInfo, kind: str):
+    """A feedgen generator for an RSS or Atom feed, with what both formats say first."""
+    check_kind(info, kind)
+    generator = new_generator()
+    generator.title(info.title)
+    generator.language(info.language)
+    return generator
+
+
+def add_entries(generator, posts: Sequence[RenderedPost], info: FeedInfo):
+    """Add the essays as entries, in the order given (feedgen would put each one first)."""
     for post in posts:
         generator.add_entry(feed_entry(post, info), order="append")
-    return generator.atom_str(pretty=True)
+    return generator
 
 
-def json_feed(posts: Sequence[Post], info: FeedInfo) -> bytes:
+def json_feed(posts: Sequence[RenderedPost], info: FeedInfo) -> bytes:
     """A JSON Feed 1.1 document of `posts` in the order given."""
     check_kind(info, "json")
     document = {
@@ -174,7 +181,7 @@ def new_generator():
     return FeedGenerator()
 
 
-def feed_entry(post: Post, info: FeedInfo) -> FeedEntry:
+def feed_entry(post: RenderedPost, info: FeedInfo) -> FeedEntry:
     """One essay as a feedgen entry, usable in both RSS and Atom."""
     from feedgen.entry import FeedEntry
 
@@ -194,7 +201,7 @@ def feed_entry(post: Post, info: FeedInfo) -> FeedEntry:
     return entry
 
 
-def json_item(post: Post) -> dict[str, Any]:
+def json_item(post: RenderedPost) -> dict[str, Any]:
     """One essay as a JSON Feed item."""
     permalink = uri(links.post_url(post.slug))
     return {
@@ -217,12 +224,12 @@ def author_fields(info: FeedInfo) -> dict[str, str]:
     return fields
 
 
-def feed_updated(posts: Sequence[Post]) -> datetime:
+def feed_updated(posts: Sequence[RenderedPost]) -> datetime:
     """The feed's last change: the newest essay's update time, never the clock."""
     return max((entry_updated(post) for post in posts), default=EMPTY_FEED_UPDATED)
 
 
-def entry_updated(post: Post) -> datetime:
+def entry_updated(post: RenderedPost) -> datetime:
     """An essay's update time; a `lastmod` before publication counts as the publication."""
     return utc(max(post.updated_at, post.published_at))
 

@@ -14,9 +14,11 @@ from flask import (
 )
 from werkzeug.exceptions import NotFound
 
-from newsletter.content import dates
-from newsletter.content.library import Snapshot, current_posts, get_library
+from newsletter.content import dates, library
+from newsletter.content.library import current_posts, get_library
 from newsletter.content.posts import Post, tag_slug
+from newsletter.content.rendered import RenderedPost
+from newsletter.content.snapshot import Snapshot
 from newsletter.web import assets, feeds, pagecache
 
 bp = Blueprint("web", __name__)
@@ -56,7 +58,7 @@ def render_index(snapshot: Snapshot, page: int) -> str:
     pages = max(1, -(-len(snapshot.published) // per_page))
     if page < 1 or page > pages:
         abort(404)
-    posts = snapshot.published[(page - 1) * per_page : page * per_page]
+    posts = rendered(snapshot.published[(page - 1) * per_page : page * per_page])
     return render_page("index.html", posts=posts, page=page, pages=pages)
 
 
@@ -74,7 +76,7 @@ def render_post(snapshot: Snapshot, slug: str) -> str:
     position = snapshot.published.index(essay)
     newer = snapshot.published[position - 1] if position > 0 else None
     older = snapshot.published[position + 1] if position + 1 < len(snapshot.published) else None
-    return render_page("post.html", post=essay, newer=newer, older=older)
+    return render_page("post.html", post=library.render(essay), newer=newer, older=older)
 
 
 @bp.get("/archive/")
@@ -122,9 +124,8 @@ def render_tag(snapshot: Snapshot, tag: str) -> str:
     """A tag's page; 404 for a tag no published essay has."""
     if tag not in snapshot.by_tag:
         abort(404)
-    return render_page(
-        "tag.html", tag=snapshot.tag_names[tag], tag_slug=tag, posts=snapshot.by_tag[tag]
-    )
+    posts = rendered(snapshot.by_tag[tag])
+    return render_page("tag.html", tag=snapshot.tag_names[tag], tag_slug=tag, posts=posts)
 
 
 @bp.get("/sitemap.xml")
@@ -199,9 +200,14 @@ def stylesheet():
 # --- feeds ------------------------------------------------------------------------------------
 
 
-def feed_posts(snapshot: Snapshot) -> tuple[Post, ...]:
-    """The latest `FEED_ITEMS` published essays, newest first."""
-    return snapshot.published[: int(current_app.config["FEED_ITEMS"])]
+def rendered(posts: tuple[Post, ...]) -> list[RenderedPost]:
+    """The posts with their bodies, for pages and feeds that show summaries or full text."""
+    return [library.render(essay) for essay in posts]
+
+
+def latest(posts: tuple[Post, ...]) -> list[RenderedPost]:
+    """The first `FEED_ITEMS` of `posts` (newest first), rendered for a feed."""
+    return rendered(posts[: int(current_app.config["FEED_ITEMS"])])
 
 
 @bp.get("/feed.xml", defaults={"kind": "rss"}, endpoint="rss")
@@ -212,7 +218,7 @@ def site_feed(kind: str):
     build = {"rss": feeds.rss_feed, "atom": feeds.atom_feed, "json": feeds.json_feed}[kind]
     return cached(
         (kind,),
-        lambda snapshot: build(feed_posts(snapshot), feeds.feed_info(kind=kind)),
+        lambda snapshot: build(latest(snapshot.published), feeds.feed_info(kind=kind)),
         mimetype=feeds.MEDIA_TYPES[kind],
     )
 
@@ -231,5 +237,5 @@ def render_tag_feed(snapshot: Snapshot, tag: str) -> bytes:
     """A tag's RSS feed of its latest `FEED_ITEMS` essays; 404 for an unknown tag."""
     if tag not in snapshot.by_tag:
         abort(404)
-    posts = snapshot.by_tag[tag][: int(current_app.config["FEED_ITEMS"])]
-    return feeds.rss_feed(posts, feeds.feed_info(tag_slug=tag, tag_name=snapshot.tag_names[tag]))
+    info = feeds.feed_info(tag_slug=tag, tag_name=snapshot.tag_names[tag])
+    return feeds.rss_feed(latest(snapshot.by_tag[tag]), info)

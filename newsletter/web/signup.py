@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
+from newsletter.content import library
 from newsletter.content.library import current_posts
 from newsletter.extensions import csrf, db, limiter
 from newsletter.links import post_url
@@ -110,6 +111,7 @@ def confirm_post(token: str):
         return bad_link(error)
     latest = next(iter(current_posts().published), None)
     latest_url = post_url(latest.slug) if latest else None
+    latest = library.render(latest) if latest else None  # the welcome page shows its teaser
     return render_template("signup/welcome.html", latest=latest, latest_url=latest_url)
 
 

@@ -1,0 +1,103 @@
+"""A worker that serves pages and feeds imports only what pages need: no Alembic, no sending
+stack, no CLI modules. Each check runs in a fresh interpreter, since this one has imported
+everything by now."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Never in a page worker: migrations, the send pool and ledger, the author's commands.
+# The desk reads the ledger tables (newsletter.sending.models); the rest of the stack stays out.
+NOT_IN_A_PAGE_WORKER = (
+    "alembic",
+    "flask_migrate",
+    "newsletter.sending.mailing",
+    "newsletter.sending.pool",
+    "newsletter.sending.delivery",
+    "newsletter.sending.ledger",
+    "newsletter.cli.send",
+)
+
+WORKER = """
+import json, sys
+import app
+application = app.create_app({test_config})
+client = application.test_client()
+statuses = [client.get(path).status_code for path in sys.argv[1:]]
+print(json.dumps({{"statuses": statuses, "modules": sorted(sys.modules)}}))
+"""
+
+
+def serve_in_a_fresh_worker(tmp_path: Path, paths: list[str], testing: bool) -> dict:
+    """Build the app as a server does (or with a test config) and GET `paths`."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "one.md").write_text("---\ntitle: One\ndate: 2022-01-01\n---\nBody.\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FLASK_")}
+    env.update(
+        FLASK_SECRET_KEY="page-worker-test-secret-key",
+        FLASK_POSTS_DIR=str(posts),
+        FLASK_POSTS_CACHE="",
+        FLASK_DATABASE_URL=f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+        FLASK_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
+    config = "None"
+    if testing:
+        config = repr(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "page-worker-test-secret-key",
+                "POSTS_DIR": str(posts),
+                "POSTS_CACHE": "",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+                "INSTANCE_PATH": str(tmp_path / "instance"),
+            }
+        )
+    code = WORKER.format(test_config=config)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *paths],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def loaded(modules: list[str], name: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for module in modules)
+
+
+@pytest.mark.parametrize("testing", [False, True], ids=["as-served", "test-config"])
+def test_a_page_worker_imports_neither_alembic_nor_the_sending_stack(tmp_path, testing):
+    worker = serve_in_a_fresh_worker(tmp_path, ["/"], testing)
+    assert worker["statuses"] == [200]
+    assert [name for name in NOT_IN_A_PAGE_WORKER if loaded(worker["modules"], name)] == []
+
+
+def test_pages_and_feeds_together_still_leave_them_out(tmp_path):
+    paths = ["/", "/posts/one/", "/archive/", "/tags/", "/feed.xml", "/atom.xml", "/feed.json"]
+    worker = serve_in_a_fresh_worker(tmp_path, paths, testing=False)
+    assert worker["statuses"] == [200] * len(paths)
+    assert [name for name in NOT_IN_A_PAGE_WORKER if loaded(worker["modules"], name)] == []
+
+
+def test_every_command_is_listed_and_loads_when_it_runs(app, runner):
+    assert "migrate" not in app.extensions  # nothing of Flask-Migrate until a command needs it
+    listed = runner.invoke(args=["--help"])
+    assert listed.exit_code == 0, listed.output
+    for name in ("db", "posts", "preview", "send", "subscribers"):
+        assert f"  {name} " in listed.output
+    heads = runner.invoke(args=["db", "heads"])  # Flask-Migrate, bound to this app on first use
+    assert heads.exit_code == 0, heads.output
+    assert "migrate" in app.extensions
