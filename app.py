@@ -15,7 +15,7 @@ from newsletter.mail import courier, messages
 from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
 from newsletter.sending import models as _sending_models  # noqa: F401  (registers the tables)
 from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
-from newsletter.web import pagecache, pages, security, signup
+from newsletter.web import health, pagecache, pages, security, signup
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
+    app.register_blueprint(health.bp)
     commands.init_app(app)
     return app
 
