@@ -38,9 +38,7 @@ def test_database_that_cannot_be_reached_is_unavailable(config, tmp_path):
     assert response.get_data(as_text=True) == "unavailable\n"
 
 
-def test_missing_posts_folder_is_unavailable_without_naming_the_folder(
-    client, posts_dir, caplog
-):
+def test_missing_posts_folder_is_unavailable_without_naming_the_folder(client, posts_dir, caplog):
     shutil.rmtree(posts_dir)
     with caplog.at_level(logging.WARNING, logger="newsletter.web.health"):
         response = client.get("/healthz")
