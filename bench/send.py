@@ -100,7 +100,7 @@ def raw_smtplib(app, port: int) -> tuple[float, int]:
     """The ceiling: the same pre-built messages over one smtplib connection."""
     from newsletter.content.library import current_posts
     from newsletter.mail.essay import build_essay_email
-    from newsletter.mail.messages import new_message_id
+    from newsletter.mail.identity import new_message_id
     from newsletter.subscribers.models import Subscriber
     from newsletter.subscribers.tokens import unsubscribe_url
 

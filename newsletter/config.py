@@ -87,12 +87,11 @@ def finish_config(app: Flask) -> None:
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
     config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]
-    # Without an SMTP server, mail goes to instance/outbox/ instead (see mail.py).
-    config["MAIL_USE_OUTBOX"] = not config.get("MAIL_SERVER")
-    if config["MAIL_USE_OUTBOX"]:
-        config["MAIL_SUPPRESS_SEND"] = True
-    else:
-        config.setdefault("MAIL_SUPPRESS_SEND", False)
+    config.setdefault("OUTBOX_DIR", os.path.join(app.instance_path, "outbox"))
+    # The one "outbox or SMTP" decision, read only by newsletter/mail/backend.py: without an
+    # SMTP server (or with MAIL_SUPPRESS_SEND) every mail goes to OUTBOX_DIR instead.
+    suppress = bool(config.get("MAIL_SUPPRESS_SEND")) or not config.get("MAIL_SERVER")
+    config["MAIL_SUPPRESS_SEND"] = config["MAIL_USE_OUTBOX"] = suppress
 
 
 def check_secret_key(app: Flask) -> None:

@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from bs4 import BeautifulSoup
 from flask.testing import FlaskClient
 
 from app import create_app
 from newsletter.extensions import db
-from newsletter.mail.courier import courier
+from newsletter.mail.courier import courier, stop_all
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -100,7 +101,7 @@ def app(config: dict, request: pytest.FixtureRequest):
         db.drop_all()
         db.create_all()
     yield application
-    courier(application).stop()  # its thread must not touch the tables dropped below
+    stop_all()  # its courier thread, and those of apps the test built on these tables
     with application.app_context():
         db.session.remove()
         db.drop_all()
@@ -227,13 +228,59 @@ class WaitsForTwoSenders(RecordingHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
+class TrackedSession(SMTP):
+    """An aiosmtpd session that is in its controller's set while its connection is open."""
+
+    def __init__(self, open_sessions: set[SMTP], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_sessions = open_sessions
+
+    def connection_made(self, transport) -> None:
+        self.open_sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        self.open_sessions.discard(self)
+        super().connection_lost(error)
+
+
+class ClosingController(Controller):
+    """aiosmtpd's controller, but `stop()` also closes the connections still open: its own
+    stop only closes the listening socket, and a session's socket left open is reported (as
+    "unclosed transport") when it is collected, in whichever test runs then."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: set[SMTP] = set()
+
+    def factory(self) -> SMTP:
+        return TrackedSession(self.sessions, self.handler, **self.SMTP_kwargs)
+
+    def stop(self, no_assert: bool = False) -> None:
+        if self.server is not None:
+            asyncio.run_coroutine_threadsafe(self._close_sessions(), self.loop).result(10)
+        super().stop(no_assert)
+
+    async def _close_sessions(self) -> None:
+        """Take no new connection, then close every open one, including one accepted just
+        before (aiosmtpd's stop would leave that one's socket open when the loop closes)."""
+        self.server.close()
+        for _ in range(100):
+            await asyncio.sleep(0.01)  # accepts under way finish; closed sessions report
+            if not self.sessions:
+                return
+            for session in list(self.sessions):
+                if session.transport is not None:
+                    session.transport.abort()
+
+
 class SMTPServer:
     """A running aiosmtpd server on 127.0.0.1 and its handler."""
 
     def __init__(self, handler: RecordingHandler) -> None:
         self.handler = handler
         self.port = free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+        self.controller = ClosingController(handler, hostname="127.0.0.1", port=self.port)
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -257,7 +304,16 @@ def smtp_server(smtp_handler: RecordingHandler, config: dict) -> Iterator[SMTPSe
     server.controller.start()
     config.update(server.mail_config())
     yield server
+    stop_all()  # an app the test built itself may still be mailing this server
     server.controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_courier_outlives_its_test() -> Iterator[None]:
+    """Stop the delivery threads of apps a test built with `create_app` itself (the `app`
+    fixture stops its own): a thread left running would retry its mail in later tests."""
+    yield
+    stop_all()
 
 
 # --- the sign-up form, as a browser fills it ----------------------------------------------------
@@ -367,3 +423,57 @@ def flask_env(config: dict, tmp_path: Path) -> Callable[..., dict[str, str]]:
         return {**os.environ, **values}
 
     return env
+
+
+# --- a mail server that hangs (the timing tests) -----------------------------------------------
+
+
+class HangingMailServer:
+    """Accepts connections on 127.0.0.1 and never says a word, not even the greeting, until
+    `release()` closes them: the mail server a sender waits SEND_TIMEOUT for. Once released it
+    closes every new connection at once, until told to `hold()` again."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.holding = True
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # the listener was shut down
+                return
+            with self.changed:
+                if self.holding:
+                    self.held.append(connection)
+                else:
+                    connection.close()
+                self.changed.notify_all()
+
+    def wait_held(self, count: int, timeout: float) -> bool:
+        """Block until `count` connections are held at once (a condition, not a sleep)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.held) >= count, timeout=timeout)
+
+    def hold(self) -> None:
+        """Hold new connections again."""
+        with self.changed:
+            self.holding = True
+
+    def release(self) -> None:
+        """Close every held connection, and each new one: every sender sees the server go."""
+        with self.changed:
+            held, self.held, self.holding = self.held, [], False
+        for connection in held:
+            connection.close()
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        self.listener.close()
+        self.thread.join(5)
+        self.release()

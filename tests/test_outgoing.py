@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -14,11 +15,14 @@ from conftest import (
     link_in,
     wait_for_outgoing_mail,
 )
-from sqlalchemy import select, update
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, update
 
 from newsletter.columns import utcnow
 from newsletter.extensions import db
 from newsletter.mail import outgoing
+from newsletter.mail.messages import MailNotSent
 from newsletter.mail.models import OutgoingMail
 from newsletter.subscribers import roster, subscriptions
 from newsletter.subscribers.models import Subscriber
@@ -161,3 +165,100 @@ class TestAHangingMailServer:
         smtp_server.handler.release.set()
         assert len(smtp_server.handler.wait_for(3, timeout=30)) == 3
         wait_for_outgoing_mail(app)
+
+
+# --- the queue under random interleavings (Hypothesis) ------------------------------------------
+
+PROCESSES = ("p1", "p2", "p3")
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("enqueue"), st.none()),
+        st.tuples(st.just("claim"), st.sampled_from(PROCESSES)),
+        st.tuples(st.just("settle"), st.tuples(st.sampled_from(PROCESSES), st.sampled_from(
+            ("ok", "temporary", "permanent")))),
+        st.tuples(st.just("die"), st.sampled_from(PROCESSES)),
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+class Probe:
+    """A kind of queued mail whose sending is scripted: what the next send does, and what was
+    sent (the mail server's view)."""
+
+    def __init__(self) -> None:
+        self.next = "ok"
+        self.sent: list[str] = []
+        self.gave_up: list[int] = []
+
+    def send(self, subscriber_id: int, email: str) -> None:
+        if self.next == "temporary":
+            raise MailNotSent("451 4.3.0 Try again later", temporary=True)
+        if self.next == "permanent":
+            raise MailNotSent("550 5.1.1 User unknown")
+        self.sent.append(email)
+
+
+def expire_claims(tokens: set[str]) -> None:
+    """Age the claims of dead processes past the lease, as time passing would."""
+    stale = utcnow() - 2 * outgoing.lease()
+    db.session.execute(
+        update(OutgoingMail).where(OutgoingMail.claimed_by.in_(tokens)).values(claimed_at=stale)
+    )
+    db.session.commit()
+
+
+def run_operations(operations, probe: Probe, subscriber_id: int) -> None:
+    """Play the operations: processes claim, send and settle rows, or die holding them."""
+    held: dict[str, list] = {process: [] for process in PROCESSES}
+    generation = dict.fromkeys(PROCESSES, 0)  # a process that died comes back as a new one
+    for number, (operation, argument) in enumerate(operations):
+        if operation == "enqueue":
+            outgoing.enqueue("probe", subscriber_id, f"row-{number}@example.org")
+            db.session.commit()
+        elif operation == "claim":
+            token = f"{argument}-{generation[argument]}"
+            row = outgoing.claim_next(token)
+            if row is not None:
+                held[argument].append((row, token))
+        elif operation == "settle" and held[argument[0]]:
+            probe.next = argument[1]
+            row, token = held[argument[0]].pop(0)
+            outgoing.deliver_row(row, token)
+        elif operation == "die":
+            held[argument] = []  # its claims are never settled: the lease frees them
+            generation[argument] += 1
+    expire_claims({f"{p}-{g}" for p in PROCESSES for g in range(generation[p] + 1)})
+
+
+@pytest.mark.database
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_every_queued_row_is_sent_at_most_once_and_ends_sent_or_failed(
+    app, monkeypatch, operations
+):
+    probe = Probe()
+    monkeypatch.setitem(outgoing.KINDS, "probe", outgoing.Kind(probe.send, probe.gave_up.append))
+    app.config.update(SEND_RETRY_DELAY=0, SEND_MAX_ATTEMPTS=3)
+    with app.app_context():
+        db.session.execute(delete(OutgoingMail))
+        db.session.execute(delete(Subscriber))
+        subscriber = Subscriber(email="queue@example.org", source="web")
+        db.session.add(subscriber)
+        db.session.commit()
+        run_operations(operations, probe, subscriber.id)
+        during = Counter(probe.sent)
+        probe.next = "ok"
+        while (row := outgoing.claim_next("survivor")) is not None:  # a process that lives
+            outgoing.deliver_row(row, "survivor")
+        rows = db.session.execute(select(OutgoingMail.email, OutgoingMail.status)).all()
+    sent = Counter(probe.sent)
+    assert max(sent.values(), default=0) <= 1, sent  # never a second copy
+    assert len(rows) == sum(operation == "enqueue" for operation, _ in operations)
+    for email, status in rows:
+        assert status in ("sent", "failed"), (email, status)  # nothing left behind
+        assert (status == "sent") == (sent[email] == 1), (email, status, during)
+    failed = sum(status == "failed" for _, status in rows)
+    assert len(probe.gave_up) == failed  # each failure undone once

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from newsletter.columns import utcnow
 from newsletter.extensions import db
 from newsletter.mail.essay import build_essay_email
-from newsletter.mail.transport import SMTPSettings, SMTPTransport
+from newsletter.mail.smtp import SMTPSettings, SMTPTransport
 from newsletter.sending.delivery import Job, Outcome, deliver_one
 from newsletter.sending.ledger import Recipient
 from newsletter.sending.mailing import find_post

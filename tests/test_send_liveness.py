@@ -81,7 +81,9 @@ def test_one_reader_and_a_greylisting_server_ends(
 
 
 class EveryThirdDataDeferred(RecordingHandler):
-    """451 on every third DATA, retries counted: some message is deferred twice."""
+    """451 on every third DATA, retries counted; and until some message has been deferred twice,
+    a deferred message's retry is deferred again, so the case that used to hang always occurs
+    (whatever order the connections' attempts interleave in)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -90,8 +92,10 @@ class EveryThirdDataDeferred(RecordingHandler):
 
     def data_reply(self, envelope):
         self.calls += 1
-        if self.calls % 3 == 0:
-            self.deferred[envelope.rcpt_tos[0]] += 1
+        rcpt = envelope.rcpt_tos[0]
+        twice_yet = any(times >= 2 for times in self.deferred.values())
+        if self.calls % 3 == 0 or (rcpt in self.deferred and not twice_yet):
+            self.deferred[rcpt] += 1
             return "451 4.3.0 Try again later"
         return None
 

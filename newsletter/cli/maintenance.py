@@ -14,8 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from newsletter.extensions import db
-from newsletter.mail.messages import from_address, new_message_id, sender_address
-from newsletter.mail.transport import DeliveryError, SMTPSettings, SMTPTransport
+from newsletter.mail.identity import from_address, new_message_id, sender_address
+from newsletter.mail.smtp import SMTPSettings, SMTPTransport
+from newsletter.mail.transport import DeliveryError, Envelope
 
 mail_cli = AppGroup("mail", help="Check the outgoing mail settings.")
 
@@ -95,7 +96,7 @@ def mail_check(send_to: str | None) -> None:
         click.echo(f"Connected to {settings.host}:{settings.port} ({connection_kind(settings)}).")
         check_sender(smtp, sender_address())
         if send_to:
-            transport.deliver(sender_address(), send_to, test_message(send_to))
+            transport.send(Envelope(sender_address(), send_to, test_message(send_to)))
             click.echo(f"Sent a test message to {send_to}; look for it in that inbox.")
     except DeliveryError as error:
         raise click.ClickException(error.reply) from None

@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import threading
+import weakref
 
 from flask import Flask, current_app
 
@@ -14,6 +15,7 @@ from newsletter.mail import outgoing
 log = logging.getLogger(__name__)
 
 ERROR_PAUSE = 30.0  # seconds the loop rests after the database itself failed
+_STARTED: weakref.WeakSet[Courier] = weakref.WeakSet()  # this process's couriers with a thread
 
 
 class Courier:
@@ -54,6 +56,7 @@ class Courier:
             self.thread = threading.Thread(target=self._run, name="outgoing-mail", daemon=True)
             self.pid = os.getpid()
             self.thread.start()
+            _STARTED.add(self)
 
     def _run(self) -> None:
         """Deliver what is due (rows a previous process left too), then sleep until woken or
@@ -93,6 +96,7 @@ class Courier:
             self.changed.notify_all()
         thread.join(timeout)
         self.thread = None
+        _STARTED.discard(self)
 
 
 def init_app(app: Flask) -> None:
@@ -101,6 +105,13 @@ def init_app(app: Flask) -> None:
     # The first request of a process starts its thread, which picks up rows a previous
     # process left queued or claimed (a crash loses nothing).
     app.before_request(app.extensions["courier"].ensure_started)
+
+
+def stop_all(timeout: float = 20.0) -> None:
+    """Stop every courier thread of this process: an app built for a test (or a script) must
+    not leave a thread behind that keeps mailing after its SMTP server and tables are gone."""
+    for each in list(_STARTED):
+        each.stop(timeout)
 
 
 def courier(app: Flask | None = None) -> Courier:

@@ -25,7 +25,7 @@ from newsletter.content.library import get_library
 from newsletter.content.plaintext import html_to_plain
 from newsletter.content.posts import Post
 from newsletter.links import absolutize, post_url, site_url
-from newsletter.mail.messages import from_address, sender_address, site_domain
+from newsletter.mail.identity import from_address, sender_address, site_domain
 
 # Gmail clips messages whose HTML is larger than about 102 KB.
 HTML_CLIP_BYTES = 100 * 1024

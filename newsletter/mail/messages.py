@@ -1,73 +1,27 @@
-"""Build and deliver single messages with Flask-Mail; an outbox folder stands in for SMTP."""
+"""Transactional mail: one message built by Flask-Mail from `templates/email/NAME.txt` and
+`NAME.html`, handed to the one transport (`backend.transport_factory`: SMTP or the outbox).
+
+Each kind of transactional mail has a small builder of its own beside this module
+(`confirmation.py`; a welcome mail would be `welcome.py` with `email/welcome.txt` and `.html`);
+the essay email is built apart (`essay.py`) because it is rendered once for many readers.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
-from email.utils import make_msgid, parseaddr
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from flask import Flask, current_app, render_template
-from flask_mail import Message, email_dispatched
+from flask import Flask, render_template
+from flask_mail import Message
 
 from newsletter.extensions import mail
-from newsletter.mail.transport import (
-    DeliveryError,
-    SMTPSettings,
-    SMTPTransport,
-    TemporaryFailure,
-    outbox_path,
-)
-
-log = logging.getLogger(__name__)
-
-_URL = re.compile(r"https?://[^\s<>\"']+")
+from newsletter.mail.backend import transport_factory
+from newsletter.mail.identity import from_address, new_message_id, sender_address
+from newsletter.mail.transport import DeliveryError, Envelope, TemporaryFailure
 
 
 def init_app(app: Flask) -> None:
-    """Bind Flask-Mail; without `MAIL_SERVER`, write each message to the outbox folder."""
-    app.config.setdefault("OUTBOX_DIR", str(Path(app.instance_path) / "outbox"))
+    """Bind Flask-Mail, which reads the MAIL_* settings and builds the messages."""
     mail.init_app(app)
-    if app.config["MAIL_USE_OUTBOX"]:
-        email_dispatched.connect(write_to_outbox, sender=app)
-
-
-def site_domain() -> str:
-    """The host name of `SITE_URL`, used for Message-IDs and List-Id."""
-    return urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
-
-
-def new_message_id() -> str:
-    """A Message-ID on the site's own domain."""
-    return make_msgid(domain=site_domain())
-
-
-def from_address() -> tuple[str, str]:
-    """The sender as (display name, address): `AUTHOR_NAME` at `MAIL_DEFAULT_SENDER`."""
-    return (current_app.config["AUTHOR_NAME"], sender_address())
-
-
-def sender_address() -> str:
-    """The bare address of `MAIL_DEFAULT_SENDER`, which may also be "Name <addr>" or a tuple."""
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    if isinstance(sender, tuple | list):
-        return sender[1]
-    return parseaddr(sender)[1] or sender
-
-
-def send_templated(to: str, subject: str, template: str, **context) -> Message:
-    """Send one message rendered from `email/<template>.txt` and `.html`; return it."""
-    message = Message(
-        subject=subject,
-        recipients=[to],
-        sender=from_address(),
-        body=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
-    )
-    message.msgId = new_message_id()  # Flask-Mail 0.10 takes no Message-ID argument
-    deliver(message)
-    return message
 
 
 class MailNotSent(OSError):
@@ -79,34 +33,28 @@ class MailNotSent(OSError):
         self.temporary = temporary
 
 
-def deliver(message: Message) -> None:
-    """Send one message: through Flask-Mail to the outbox when there is no MAIL_SERVER, else
-    over SMTP with SEND_TIMEOUT (Flask-Mail's own connection waits for ever on a stuck
-    server, which would hold a web worker)."""
-    config = current_app.config
-    if config["MAIL_USE_OUTBOX"] or config.get("MAIL_SUPPRESS_SEND"):
-        mail.send(message)  # suppressed: the email_dispatched signal writes the outbox file
-        return
-    transport = SMTPTransport(SMTPSettings.from_app())
+def templated(name: str, to: str, subject: str, **context) -> Message:
+    """A message to one address from `email/<name>.txt` and `email/<name>.html`."""
+    message = Message(
+        subject=subject,
+        recipients=[to],
+        sender=from_address(),
+        body=render_template(f"email/{name}.txt", **context),
+        html=render_template(f"email/{name}.html", **context),
+    )
+    message.msgId = new_message_id()  # Flask-Mail 0.10 takes no Message-ID argument
+    return message
+
+
+def send(message: Message) -> None:
+    """Deliver a transactional message to each of its recipients through the transport the
+    settings choose; raise `MailNotSent` when it did not go."""
     data = re.sub(rb"\r?\n", b"\r\n", message.as_bytes())  # SMTP wants CRLF line ends
+    transport = transport_factory()()
     try:
         for recipient in message.send_to:
-            transport.deliver(sender_address(), recipient, data)
+            transport.send(Envelope(sender_address(), recipient, data))
     except DeliveryError as error:
         raise MailNotSent(error.reply, temporary=isinstance(error, TemporaryFailure)) from None
     finally:
         transport.close()
-
-
-def write_to_outbox(app: Flask, message: Message, **_extra) -> Path:
-    """Save a message as an .eml file and log its links, so a fresh install works offline."""
-    path = outbox_path(Path(app.config["OUTBOX_DIR"]), message.recipients)
-    path.write_bytes(message.as_bytes())
-    links = ", ".join(dict.fromkeys(_URL.findall(message.body or ""))) or "none"
-    log.warning(
-        "No MAIL_SERVER set: mail to %s written to %s. Links: %s",
-        ", ".join(message.recipients),
-        path,
-        links,
-    )
-    return path

@@ -12,12 +12,14 @@ from newsletter.extensions import db
 
 
 class OutgoingStatus:
-    """A queued mail waits, is claimed as `sending` by one process, then is settled."""
+    """A queued mail waits, is claimed as `sending` by one process, then is settled; a request
+    the rules answered without mail is recorded as `skipped`, and never sent."""
 
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class OutgoingMail(db.Model):

@@ -41,15 +41,17 @@ def register(kind: str, send: Callable[[int, str], None], gave_up: Callable[[int
     KINDS[kind] = Kind(send, gave_up)
 
 
-def enqueue(kind: str, subscriber_id: int, email: str) -> None:
-    """Record a mail to send, in the caller's transaction: the caller commits, then `wake()`s."""
+def enqueue(kind: str, subscriber_id: int, email: str, *, skip: bool = False) -> None:
+    """Record a mail to send, in the caller's transaction: the caller commits, then `wake()`s.
+    With `skip` the request is recorded as `skipped` (the rules send nothing this time) by the
+    same statement, so a request that sends nothing costs what one that sends does."""
     now = utcnow()
     db.session.execute(
         insert(OutgoingMail.__table__).values(
             kind=kind,
             subscriber_id=subscriber_id,
             email=email,
-            status=OutgoingStatus.QUEUED,
+            status=OutgoingStatus.SKIPPED if skip else OutgoingStatus.QUEUED,
             attempts=0,
             next_attempt_at=now,
             created_at=now,

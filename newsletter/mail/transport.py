@@ -1,27 +1,38 @@
-"""One SMTP connection (or the outbox folder) that delivers messages and classifies failures.
+"""The one mail transport interface: a `Transport` takes an `Envelope` (sender, one recipient,
+the message's bytes) with `send()`, and says what went wrong with a `DeliveryError` subclass.
 
-Flask-Mail's `mail.connect()` reuses a connection too, but it sets no timeout and cannot tell a
-connection lost before the message's final dot (safe to retry) from one lost while waiting
-for the server's verdict (the message may have arrived: retrying could mail a reader twice).
-The ledger needs that difference, so the SMTP dialogue is spelt out here with `smtplib`.
+Two transports implement it, as Django's mail backends do: `smtp.SMTPTransport` and
+`outbox.OutboxTransport`; `backend.transport_factory()` picks one, once, from the settings.
+Confirmation mails and essays both go through it. The failure kinds matter to the delivery
+ledger: a message lost before its final dot is safe to retry, one lost after it may have
+arrived.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import smtplib
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Protocol
 
-from flask import current_app
-
-log = logging.getLogger(__name__)
-
 BOUNCE_CODES = (550, 551, 553)  # RCPT refused: the mailbox does not exist or is not allowed
-_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message for one recipient, ready for SMTP DATA (CRLF line ends)."""
+
+    sender: str  # MAIL FROM
+    recipient: str  # RCPT TO
+    data: bytes
+
+
+class Transport(Protocol):
+    """Something that delivers messages one at a time, on one connection it owns."""
+
+    def send(self, envelope: Envelope) -> None:
+        """Deliver one message; raise a `DeliveryError` subclass saying what happened."""
+
+    def close(self) -> None:
+        """Release the connection (or nothing)."""
 
 
 class DeliveryError(Exception):
@@ -58,183 +69,3 @@ class SenderRefused(DeliveryError):
 
 class UncertainDelivery(DeliveryError):
     """The whole message went out but no verdict came back: it may have been delivered."""
-
-
-class Transport(Protocol):
-    """Something that delivers one message to one address."""
-
-    def deliver(self, sender: str, recipient: str, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class SMTPSettings:
-    """Where and how to connect; read from the app's Flask-Mail settings."""
-
-    host: str
-    port: int
-    use_tls: bool = False
-    use_ssl: bool = False
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 30.0
-
-    @classmethod
-    def from_app(cls) -> SMTPSettings:
-        """The current app's MAIL_* settings and SEND_TIMEOUT."""
-        config = current_app.config
-        return cls(
-            host=config["MAIL_SERVER"],
-            port=int(config.get("MAIL_PORT") or 25),
-            use_tls=bool(config.get("MAIL_USE_TLS")),
-            use_ssl=bool(config.get("MAIL_USE_SSL")),
-            username=config.get("MAIL_USERNAME"),
-            password=config.get("MAIL_PASSWORD"),
-            timeout=float(config["SEND_TIMEOUT"]),
-        )
-
-
-def _reply(code: int, message: bytes | str) -> str:
-    text = message.decode(errors="replace") if isinstance(message, bytes) else message
-    return f"{code} {' '.join(text.split())}".strip()
-
-
-class SMTPTransport:
-    """One SMTP connection, opened on first use and reopened after the server drops it."""
-
-    def __init__(self, settings: SMTPSettings) -> None:
-        self.settings = settings
-        self.smtp: smtplib.SMTP | None = None
-
-    def connect(self) -> smtplib.SMTP:
-        """Open, greet, secure and log in; failures are temporary except a refused login."""
-        s = self.settings
-        kind = smtplib.SMTP_SSL if s.use_ssl else smtplib.SMTP
-        try:
-            smtp = kind(s.host, s.port, timeout=s.timeout)
-            smtp.ehlo_or_helo_if_needed()
-            if s.use_tls:
-                smtp.starttls()
-                smtp.ehlo()
-            if s.username and s.password:
-                smtp.login(s.username, s.password)
-        except smtplib.SMTPAuthenticationError as error:
-            raise SenderRefused(
-                f"The mail server refused the login ({_reply(error.smtp_code, error.smtp_error)})"
-                ". Check MAIL_USERNAME and MAIL_PASSWORD."
-            ) from None
-        except (OSError, smtplib.SMTPException) as error:
-            raise ConnectFailure(
-                f"Could not connect to {s.host}:{s.port} ({error or type(error).__name__})."
-            ) from None
-        self.smtp = smtp
-        return smtp
-
-    def deliver(self, sender: str, recipient: str, data: bytes) -> None:
-        """Send one message; raise a `DeliveryError` subclass saying what happened."""
-        smtp = self.smtp or self.connect()
-        try:
-            self._mail_from(smtp, sender)
-            code, message = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                self._refused(smtp, code, message, bounce=code in BOUNCE_CODES)
-            smtp.putcmd("data")
-            code, message = smtp.getreply()
-            if code != 354:
-                self._refused(smtp, code, message)
-            body = _LEADING_DOT.sub(b"..", data)  # RFC 5321 4.5.2 dot-stuffing
-            smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-        except (OSError, smtplib.SMTPServerDisconnected) as error:
-            self.close(quit=False)
-            kind = ServerSilent if isinstance(error, TimeoutError) else TemporaryFailure
-            raise kind(f"Connection lost before the message was sent ({error}).") from None
-        try:
-            code, message = smtp.getreply()
-        except (OSError, smtplib.SMTPServerDisconnected) as error:
-            self.close(quit=False)
-            raise UncertainDelivery(
-                f"Connection lost after the message was sent, before the server confirmed it "
-                f"({error})."
-            ) from None
-        if code != 250:
-            self._refused(smtp, code, message, after_data=True)
-
-    def _mail_from(self, smtp: smtplib.SMTP, address: str) -> None:
-        """MAIL FROM; a 5xx here is about the sender, so it stops the whole send."""
-        code, message = smtp.mail(address)
-        if code != 250:
-            if 500 <= code < 600:
-                self._reset(smtp, code)
-                raise SenderRefused(
-                    f"The mail server refused the sender {address} ({_reply(code, message)}). "
-                    "Check MAIL_DEFAULT_SENDER."
-                )
-            self._refused(smtp, code, message)
-
-    def _refused(self, smtp, code: int, message: bytes, *, bounce=False, after_data=False):
-        """Classify a refusal: 5xx permanent, anything else temporary; reset for the next."""
-        reply = _reply(code, message)
-        if not after_data:
-            self._reset(smtp, code)
-        elif code == 421:
-            self.close(quit=False)
-        if 500 <= code < 600:
-            raise PermanentFailure(reply, bounce=bounce)
-        raise TemporaryFailure(reply)
-
-    def _reset(self, smtp: smtplib.SMTP, code: int) -> None:
-        """Abandon the transaction (RSET); a 421 or a failing RSET means the link is gone."""
-        if code == 421:
-            self.close(quit=False)
-            return
-        try:
-            smtp.rset()
-        except (OSError, smtplib.SMTPException):
-            self.close(quit=False)
-
-    def close(self, quit: bool = True) -> None:
-        """Say goodbye (or just drop the socket when the link is already broken)."""
-        smtp, self.smtp = self.smtp, None
-        if smtp is None:
-            return
-        try:
-            if quit:
-                smtp.quit()
-            else:
-                smtp.close()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
-
-
-def outbox_path(directory: Path, recipients: list[str]) -> Path:
-    """Where an outbox message goes: a name that sorts by time and shows the recipient."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    recipient = re.sub(r"[^\w.@+-]", "_", ",".join(recipients))[:80]
-    return directory / f"{stamp}-{recipient}.eml"
-
-
-class OutboxTransport:
-    """Writes each message to OUTBOX_DIR as an .eml file, for a site without MAIL_SERVER."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-
-    def deliver(self, sender: str, recipient: str, data: bytes) -> None:
-        """Save the message under a name that sorts by time and shows the recipient."""
-        outbox_path(self.directory, [recipient]).write_bytes(data)
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def transport_factory():
-    """A function making one transport per connection: SMTP, or the outbox without a server."""
-    config = current_app.config
-    if config["MAIL_USE_OUTBOX"] or config.get("MAIL_SUPPRESS_SEND"):
-        directory = Path(config["OUTBOX_DIR"])
-        return lambda: OutboxTransport(directory)
-    settings = SMTPSettings.from_app()
-    return lambda: SMTPTransport(settings)

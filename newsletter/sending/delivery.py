@@ -16,6 +16,7 @@ from newsletter.mail.essay import AddressError, EssayEmail
 from newsletter.mail.transport import (
     ConnectFailure,
     DeliveryError,
+    Envelope,
     PermanentFailure,
     SenderRefused,
     ServerSilent,
@@ -84,7 +85,7 @@ def deliver_one(
             unsubscribe_url(recipient.subscriber_id, recipient.email),
             job.message_id,
         )
-        transport.deliver(essay.envelope_from, recipient.email, data)
+        transport.send(Envelope(essay.envelope_from, recipient.email, data))
     except AddressError as error:
         return _settle(conn, essay.slug, job, Result(Outcome.FAILED, f"550 {error}"))
     except DeliveryError as failure:

@@ -20,9 +20,11 @@ from newsletter.columns import utcnow
 from newsletter.content.library import get_library
 from newsletter.content.posts import Post
 from newsletter.extensions import db
+from newsletter.mail.backend import transport_factory
 from newsletter.mail.essay import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
-from newsletter.mail.messages import new_message_id
-from newsletter.mail.transport import DeliveryError, outbox_path, transport_factory
+from newsletter.mail.identity import new_message_id
+from newsletter.mail.outbox import file_name
+from newsletter.mail.transport import DeliveryError, Envelope
 from newsletter.sending import checks, ledger, ledger_counts
 from newsletter.sending.models import MailingStatus
 from newsletter.sending.pool import Run, SendOptions, SendReport, counting, run_pool
@@ -199,13 +201,15 @@ def send_test(slug: str, address: str) -> Path | None:
         raise SendError(f"The test address {address!r} cannot be used: {error}") from None
     essay = build_essay_email(find_post(slug, proof=True), test=True)
     data = essay.render(address, unsubscribe_url(0, address), new_message_id())
-    if current_app.config["MAIL_USE_OUTBOX"] or current_app.config.get("MAIL_SUPPRESS_SEND"):
-        path = outbox_path(Path(current_app.config["OUTBOX_DIR"]), [address])
+    if current_app.config["MAIL_USE_OUTBOX"]:
+        folder = Path(current_app.config["OUTBOX_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / file_name(address)  # named as the outbox transport names its files
         path.write_bytes(data)
         return path
     transport = transport_factory()()
     try:
-        transport.deliver(essay.envelope_from, address, data)
+        transport.send(Envelope(essay.envelope_from, address, data))
     except DeliveryError as error:
         raise SendError(f"The test message to {address} was not sent: {error.reply}") from None
     finally:

@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from newsletter.mail.essay import EssayEmail
-from newsletter.mail.messages import new_message_id
+from newsletter.mail.identity import new_message_id
 from newsletter.mail.transport import Transport
 from newsletter.sending.delivery import Job, Outcome, Result, deliver_one
 from newsletter.sending.ledger import Recipient

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from newsletter.columns import utcnow
 from newsletter.extensions import db
-from newsletter.mail import courier, outgoing
-from newsletter.mail.messages import send_templated
+from newsletter.mail import courier, messages, outgoing
+from newsletter.mail.confirmation import confirmation_email
 from newsletter.subscribers import tokens
 from newsletter.subscribers.models import Subscriber, SubscriberStatus
 
@@ -87,20 +87,19 @@ def subscribe(
     queue: bool = False,
 ) -> SignupResult:
     """Record a sign-up and send the confirmation mail unless sent recently; safe to repeat.
-    With `queue` (the web form) the mail is only queued, in the sign-up's own transaction."""
+    With `queue` (the web form) the mail is only queued, in the sign-up's own transaction, and
+    a sign-up that mails nothing records its row all the same: every address costs the
+    database the same statements, so none answers later than another."""
     address = normalise_address(email)
     signup = record_signup(address, source=source, ip=ip, user_agent=user_agent)
-    mailed = signup.claimed or (
-        signup.outcome == SubscriberStatus.PENDING and claim_confirmation(signup.subscriber_id)
-    )
-    if mailed and queue:
-        outgoing.enqueue(CONFIRM, signup.subscriber_id, signup.email)
+    if queue:
+        outgoing.enqueue(CONFIRM, signup.subscriber_id, signup.email, skip=not signup.claimed)
     db.session.commit()
-    if mailed and queue:
+    if queue and signup.claimed:
         courier.wake()
-    elif mailed:
+    elif signup.claimed:
         send_claimed_confirmation(signup.subscriber_id, signup.email)
-    return SignupResult(signup.subscriber_id, signup.outcome, mailed)
+    return SignupResult(signup.subscriber_id, signup.outcome, signup.claimed)
 
 
 def send_claimed_confirmation(subscriber_id: int, email: str) -> None:
@@ -123,47 +122,62 @@ class Signup:
 
 
 def record_signup(address: str, *, source: str, ip: str | None, user_agent: str | None) -> Signup:
-    """Store a new pending address, or put a former reader back to pending, with the consent
-    record; a new or returning address claims its confirmation mail in the same write."""
+    """Store a new pending address, put a former reader back to pending with the new consent
+    record, or keep a known one as it is, in one INSERT ... ON CONFLICT DO UPDATE ... RETURNING
+    whatever the address: a known address must cost what a new one does, or its answer would
+    come later. A new or returning address, or a pending one not mailed within
+    CONFIRM_RESEND_MINUTES, claims its confirmation mail in the same write."""
+    now = utcnow()
     consent = {
         "source": source,
         "signup_ip": _clip(ip, 45),
         "signup_user_agent": _clip(user_agent, 512),
-        "confirmation_sent_at": utcnow(),
     }
-    # One INSERT that skips a known address instead of failing: a failed INSERT and its rollback
-    # would make a known address measurably slower to answer than a new one.
-    inserted = db.session.execute(
-        _insert_skipping_duplicates()
-        .values(email=address, status=SubscriberStatus.PENDING, **consent)
-        .returning(Subscriber.id)
-    ).scalar_one_or_none()
-    if inserted is not None:
-        return Signup(inserted, address, "new", claimed=True)
-    return _signup_again(address, consent)
+    row = db.session.execute(_upsert_signup(address, now, consent)).one()
+    claimed = row.confirmation_sent_at == now  # the row holds this sign-up's claim
+    if row.created_at == now:
+        outcome = "new"
+    elif claimed and (row.unsubscribed_at or row.bounced_at):
+        outcome = "resubscribed"  # a reader who had left, asked to confirm again
+    else:
+        outcome = row.status
+    return Signup(row.id, row.email, outcome, claimed=claimed)
 
 
-def _insert_skipping_duplicates():
-    """INSERT ... ON CONFLICT DO NOTHING on the subscribers table, in the database's dialect."""
+def _upsert_signup(address: str, now: datetime, consent: dict):
+    """The sign-up's one statement, in the database's dialect, answering what `record_signup`
+    needs to know."""
     dialect = db.session.get_bind().dialect.name
     insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert_for(Subscriber.__table__).on_conflict_do_nothing()
+    insert = insert_for(Subscriber.__table__).values(
+        email=address, status=SubscriberStatus.PENDING, created_at=now,
+        confirmation_sent_at=now, **consent,
+    )  # fmt: skip
+    return insert.on_conflict_do_update(
+        index_elements=[func.lower(Subscriber.email)],  # the unique index on the address
+        set_=_signup_again(insert.excluded, now, consent),
+    ).returning(
+        Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.created_at,
+        Subscriber.confirmation_sent_at, Subscriber.unsubscribed_at, Subscriber.bounced_at,
+    )  # fmt: skip
 
 
-def _signup_again(address: str, consent: dict) -> Signup:
-    """A known address signs up again: nothing to store unless it had left the list."""
-    found = db.session.execute(
-        select(Subscriber.id, Subscriber.email, Subscriber.status).where(_same_address(address))
-    ).one()
-    if found.status not in LEFT:
-        return Signup(found.id, found.email, found.status, claimed=False)
-    back = db.session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == found.id, Subscriber.status.in_(LEFT))
-        .values(status=SubscriberStatus.PENDING, **consent)
-    )
-    outcome = "resubscribed" if back.rowcount == 1 else SubscriberStatus.PENDING  # raced
-    return Signup(found.id, found.email, outcome, claimed=back.rowcount == 1)
+def _signup_again(excluded, now: datetime, consent: dict) -> dict:
+    """What a known address's sign-up changes; every expression reads the row as it was. A
+    reader who left comes back pending with this consent record; a pending address is claimed
+    when its last mail is older than the resend window (or failed); an active one keeps all."""
+    columns = Subscriber.__table__.c
+    cutoff = now - timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
+    left = columns.status.in_(LEFT)
+    due = or_(columns.confirmation_sent_at.is_(None), columns.confirmation_sent_at <= cutoff)
+    claim = left | ((columns.status == SubscriberStatus.PENDING) & due)
+    return {
+        "status": case((left, SubscriberStatus.PENDING), else_=columns.status),
+        "confirmation_sent_at": case(
+            (claim, excluded.confirmation_sent_at), else_=columns.confirmation_sent_at
+        ),
+        **{name: case((left, excluded[name]), else_=columns[name]) for name in consent},
+    }
 
 
 def _same_address(address: str):
@@ -174,25 +188,6 @@ def _same_address(address: str):
 def _clip(value: str | None, length: int) -> str | None:
     """A request header cut to its column's size; empty becomes None."""
     return value[:length] if value else None
-
-
-def claim_confirmation(subscriber_id: int, now: datetime | None = None) -> bool:
-    """Reserve the right to mail this address now; one UPDATE, so concurrent posts can't race
-    (the caller commits)."""
-    now = now or utcnow()
-    cutoff = now - timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
-    claimed = db.session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id, Subscriber.status == SubscriberStatus.PENDING)
-        .where(
-            or_(
-                Subscriber.confirmation_sent_at.is_(None),
-                Subscriber.confirmation_sent_at <= cutoff,
-            )
-        )
-        .values(confirmation_sent_at=now)
-    )
-    return claimed.rowcount == 1
 
 
 def release_confirmation(subscriber_id: int) -> None:
@@ -206,14 +201,7 @@ def release_confirmation(subscriber_id: int) -> None:
 
 def send_confirmation(subscriber_id: int, email: str) -> None:
     """The double opt-in mail: one link that proves the reader owns the address."""
-    config = current_app.config
-    send_templated(
-        email,
-        f"{config['MAIL_SUBJECT_PREFIX']}Confirm your subscription to {config['SITE_TITLE']}",
-        "confirm",
-        confirm_url=tokens.confirm_url(subscriber_id, email),
-        max_age_days=config["CONFIRM_TOKEN_MAX_AGE_DAYS"],
-    )
+    messages.send(confirmation_email(email, tokens.confirm_url(subscriber_id, email)))
 
 
 def confirmable(token: str) -> Subscriber:
