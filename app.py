@@ -11,6 +11,7 @@ from flask import Flask
 from newsletter.cli import commands
 from newsletter.config import ConfigError, DefaultConfig, finish_config
 from newsletter.content import library
+from newsletter.desk import views as desk
 from newsletter.extensions import csrf, db, init_limiter, init_migrations
 from newsletter.mail import courier, messages
 from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     app.register_blueprint(health.bp)
+    desk.init_app(app)
     commands.init_app(app)
     app.wsgi_app = wsgi_chain(app)
     return app

@@ -60,6 +60,15 @@ class DefaultConfig:
     SITE_IMAGE: str | None = None
     AUTHOR_BIO = ""  # a sentence or two under each essay and in the home page's about section
 
+    # The author's desk (/desk/): who may sign in, and for how long.
+    ADMIN_EMAILS: str | list[str] | None = None  # comma-separated or a list; AUTHOR_EMAIL if unset
+    DESK_LINK_MINUTES = 15  # a mailed sign-in link works this long, and once
+    DESK_SESSION_HOURS = 12  # a desk session ends this long after signing in
+    DESK_SIGN_IN_RATE_LIMIT = "5 per 15 minutes"  # sign-in link requests per client address
+    DESK_IMPORT_MAX_BYTES = 10 * 1024 * 1024  # the largest CSV upload the desk takes
+    DESK_PAGE_SIZE = 50  # readers per page
+    WELCOME_EMAIL = True  # mail templates/email/welcome.* once when a reader confirms
+
 
 PLACEHOLDER_SECRET_KEYS = {"development-only-not-secret", "replace-me", "dev", "secret", "changeme"}
 MIN_SECRET_KEY_BITS = 64  # below this, a key can be guessed offline from one signed link
@@ -84,6 +93,7 @@ def finish_config(app: Flask) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = config.get("DATABASE_URL") or (
             "sqlite:///" + os.path.join(app.instance_path, "newsletter.sqlite3")
         )
+    config["ADMIN_EMAILS"] = admin_emails(config.get("ADMIN_EMAILS"), config["AUTHOR_EMAIL"])
     https = urlsplit(config["SITE_URL"]).scheme == "https"
     config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or https
     config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or config["AUTHOR_EMAIL"]
@@ -125,3 +135,10 @@ def check_timezone(name: str) -> None:
             f"TIMEZONE {name!r} is not a time zone name. Use a name like "
             "'UTC', 'Europe/Berlin' or 'America/New_York'."
         ) from None
+
+
+def admin_emails(value: str | list[str] | tuple[str, ...] | None, author: str) -> tuple[str, ...]:
+    """The addresses that may sign in to the desk, lower-cased; AUTHOR_EMAIL when none given."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    found = tuple(dict.fromkeys(item.strip().lower() for item in items if item.strip()))
+    return found or (author.strip().lower(),)

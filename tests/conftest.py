@@ -86,6 +86,9 @@ def config(tmp_path: Path, posts_dir: Path, database_url: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "OUTBOX_DIR": str(tmp_path / "outbox"),
         "RATELIMIT_ENABLED": False,
+        # Off here, so tests count only the mail they are about; tests/test_desk_welcome.py
+        # turns it on (it is on by default).
+        "WELCOME_EMAIL": False,
     }
 
 

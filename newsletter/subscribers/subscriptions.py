@@ -18,6 +18,7 @@ from newsletter.mail import courier, messages, outgoing
 from newsletter.mail.confirmation import confirmation_email
 from newsletter.subscribers import tokens
 from newsletter.subscribers.models import Subscriber, SubscriberStatus
+from newsletter.subscribers.welcome import queue_welcome
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, minus the angle brackets
 MAX_LOCAL_PART_LENGTH = 64  # RFC 5321, section 4.5.3.1.1
@@ -222,7 +223,10 @@ def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None)
         subscriber.status = SubscriberStatus.ACTIVE
         subscriber.confirmed_at = utcnow()
         subscriber.confirm_ip, subscriber.confirm_user_agent = _clip(ip, 45), _clip(user_agent, 512)
+        welcomed = queue_welcome(subscriber.id, subscriber.email)  # same transaction
         db.session.commit()
+        if welcomed:
+            courier.wake()
     return subscriber
 
 
