@@ -16,7 +16,7 @@ from newsletter.extensions import csrf, db, init_limiter, migrations_command
 from newsletter.mail import courier, messages
 from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
 from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
-from newsletter.web import pagecache, pages, security, signup
+from newsletter.web import health, pagecache, pages, security, signup
 
 # The sending stack's tables: imported when the schema is created or migrated, never by a web
 # worker (tests/test_page_worker.py).
@@ -64,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         init_extension(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
+    app.register_blueprint(health.bp)
     desk.init_app(app)
     cli.init_app(app, extra={"db": lambda: migrations_command(app)})  # imported when run
     app.wsgi_app = wsgi_chain(app)

@@ -56,6 +56,10 @@ class DefaultConfig:
     SEND_RETRY_DELAY = 5.0  # seconds before the first retry of a 4xx; doubles each attempt
     SEND_STOP_AFTER_TIMEOUTS = 3  # timeouts or uncertain results in a row that stop a send
 
+    # The picture shared with a link (og:image, Twitter card): a URL, or a path under SITE_URL.
+    SITE_IMAGE: str | None = None
+    AUTHOR_BIO = ""  # a sentence or two under each essay and in the home page's about section
+
     # The author's desk (/desk/): who may sign in, and for how long.
     ADMIN_EMAILS: str | list[str] | None = None  # comma-separated or a list; AUTHOR_EMAIL if unset
     DESK_LINK_MINUTES = 15  # a mailed sign-in link works this long, and once

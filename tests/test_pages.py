@@ -278,3 +278,83 @@ def test_deleting_the_newest_essay_is_not_answered_with_304_by_date(client, essa
     again = client.get("/feed.xml", headers={"If-Modified-Since": first.headers["Last-Modified"]})
     assert again.status_code == 200
     assert "Week 6" not in again.get_data(as_text=True)
+
+
+# --- issue 14: reads like a publication -------------------------------------------------------
+
+
+def test_home_heading_is_the_description_not_the_site_title_again(client, essays, app):
+    soup = page(client, "/")
+    assert soup.h1.get_text(strip=True) == app.config["SITE_DESCRIPTION"]
+    assert soup.select_one(".site-title").get_text(strip=True) == app.config["SITE_TITLE"]
+    assert app.config["SITE_TITLE"] not in soup.main.get_text()
+
+
+def test_home_has_an_about_section_and_every_essay_an_author_line(client, essays, app, config):
+    app.config["AUTHOR_BIO"] = "Writes about tools and slow living."
+    about = page(client, "/").find("section", class_="about")
+    assert about.h2.get_text() == "About"
+    assert about.get_text(" ", strip=True) == (
+        "About Written by The Author . Writes about tools and slow living."
+    )
+    author = page(client, "/posts/week-4/").select_one("article .essay-author")
+    assert "The Author" in author.get_text() and "slow living" in author.get_text()
+
+
+def test_every_page_links_an_svg_favicon_that_is_served(client, essays):
+    icon = page(client, "/").find("link", rel="icon")
+    assert icon["type"] == "image/svg+xml"
+    response = client.get(icon["href"])
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert len(response.data) < 1024 and b"<svg" in response.data
+    old = client.get("/favicon.ico")
+    assert old.status_code == 301 and old.headers["Location"].endswith("/favicon.svg")
+
+
+def test_no_share_image_gives_a_summary_card_without_og_image(client, essays):
+    soup = page(client, "/posts/week-4/")
+    assert soup.find("meta", property="og:image") is None
+    assert soup.find("meta", attrs={"name": "twitter:card"})["content"] == "summary"
+
+
+def test_site_image_is_the_share_image_of_every_page(client, essays, app):
+    app.config["SITE_IMAGE"] = "/static/card.png"
+    for url in ("/", "/posts/week-4/", "/tags/"):
+        soup = page(client, url)
+        assert soup.find("meta", property="og:image")["content"] == (
+            "https://essays.example.org/static/card.png"
+        )
+        card = soup.find("meta", attrs={"name": "twitter:card"})["content"]
+        assert card == "summary_large_image"
+        assert soup.find("meta", attrs={"name": "twitter:image"})["content"].endswith("card.png")
+
+
+def test_an_essays_images_front_matter_wins_over_site_image(client, write_post, app):
+    app.config["SITE_IMAGE"] = "https://cdn.example.net/site.png"
+    write_post("pic.md", title="Pic", date="2022-01-01", images="[images/pic.jpg, other.jpg]")
+    write_post("plain.md", title="Plain", date="2022-01-02")
+    image = page(client, "/posts/pic/").find("meta", property="og:image")["content"]
+    assert image == "https://essays.example.org/images/pic.jpg"
+    plain = page(client, "/posts/plain/").find("meta", property="og:image")["content"]
+    assert plain == "https://cdn.example.net/site.png"
+
+
+def test_tags_page_shows_counts_most_used_first_with_latest_titles(client, essays):
+    soup = page(client, "/tags/")
+    entries = soup.select(".tag-index > li")
+    headings = [entry.h2.get_text(" ", strip=True) for entry in entries]
+    assert headings == ["tools 2 essays", "Slow Living 1 essay"]
+    assert [a.get_text() for a in entries[0].select(".tag-latest a")] == [
+        "Week 6: New Year",
+        "Week 4: Tools",
+    ]
+    assert "3 essays under 2 subjects" in soup.select_one(".lede").get_text()
+
+
+def test_stylesheet_keeps_lists_to_one_rule_footnotes_in_the_line_and_no_web_font(client, essays):
+    html = client.get("/").data
+    css_url = BeautifulSoup(html, "html.parser").find("link", rel="stylesheet")["href"]
+    css = client.get(css_url).get_data(as_text=True)
+    assert ".post-list li:last-child { border-bottom: 0; }" in css
+    assert "sup, sub { line-height: 0; }" in css
+    assert "@font-face" not in css and "url(" not in css

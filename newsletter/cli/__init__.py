@@ -21,6 +21,7 @@ COMMANDS = {
     "subscribers": "newsletter.cli.commands:subscribers_cli",
     "send": "newsletter.cli.send:send_command",
     "preview": "newsletter.cli.send:preview_command",
+    "mail": "newsletter.cli.maintenance:mail_cli",
 }
 
 
@@ -59,5 +60,20 @@ def import_command(target: str) -> Callable[[], click.Command]:
 def init_app(app: Flask, extra: dict[str, Callable[[], click.Command]] | None = None) -> None:
     """Register every command lazily; `extra` adds commands loaded by other means (`flask db`)."""
     loaders = {name: import_command(target) for name, target in COMMANDS.items()}
+    if extra and "db" in extra:
+        extra = {**extra, "db": with_backup(extra["db"])}
     for name, load in {**loaders, **(extra or {})}.items():
         app.cli.add_command(LazyCommand(name, load))
+
+
+def with_backup(load_db_group: Callable[[], click.Group]) -> Callable[[], click.Group]:
+    """Flask-Migrate's `flask db` group with our `flask db backup` added, loaded when used."""
+
+    def load() -> click.Group:
+        from newsletter.cli.maintenance import backup_command
+
+        group = load_db_group()
+        group.add_command(backup_command)
+        return group
+
+    return load

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from newsletter.cli import postcheck
 from newsletter.content.dates import display_datetime, display_day
 from newsletter.content.library import get_library
 from newsletter.content.markdown_check import post_warnings
@@ -27,15 +29,41 @@ subscribers_cli = AppGroup("subscribers", help="Manage the subscriber list.")
 
 @posts_cli.command("check")
 def posts_check() -> None:
-    """List every problem in every post file; exit non-zero if there is any."""
-    snapshot = get_library().rescan()
-    for problem in snapshot.problems:
-        click.echo(problem.message, err=True)
+    """List every problem in every post file, once, at its line; exit 1 if there is any."""
+    library = get_library()
+    with quiet_library_log():  # each problem is printed below; the log would say it again
+        snapshot = library.rescan()
+    lines = list(postcheck.every_line(snapshot.problems, library.posts_dir, library.timezone))
+    for line in lines:
+        click.echo(line, err=True)
     for warning in post_warnings(snapshot.every_post):
         click.echo(f"Warning: {warning}", err=True)
     if snapshot.problems:
+        click.echo(
+            f"{plural(len(lines), 'problem')} in {plural(len(snapshot.problems), 'file')}; "
+            f"{plural(len(snapshot.every_post), 'post file')} fine."
+        )
         raise SystemExit(1)
     click.echo(f"All {len(snapshot.every_post)} post files are fine.")
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 problem', '2 problems'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@contextmanager
+def quiet_library_log() -> Iterator[None]:
+    """Silence the library's log lines about broken files for the length of a scan."""
+    loggers = [logging.getLogger(f"newsletter.content.{name}") for name in ("library", "posts")]
+    previous = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, was in zip(loggers, previous, strict=True):
+            logger.disabled = was
 
 
 @posts_cli.command("list")

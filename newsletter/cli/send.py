@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 
 from newsletter.content.dates import display_datetime
 from newsletter.content.library import get_library
-from newsletter.sending import mailing
+from newsletter.sending import checks, mailing
 
 
 @click.command("send")
@@ -48,23 +48,40 @@ def send_command(words, new, yes, test_address, dry_run, retry_uncertain) -> Non
         elif len(words) != 1:
             raise click.UsageError("Give one essay SLUG, or --new, or 'status'.")
         elif test_address:
-            mailing.send_test(words[0], test_address)
-            click.echo(f"Sent a test of '{words[0]}' to {test_address}. No record was changed.")
+            show_test_sent(words[0], test_address, mailing.send_test(words[0], test_address))
         else:
             send_one(words[0], yes=yes, dry_run=dry_run, retry_uncertain=retry_uncertain)
     except mailing.SendError as error:
         raise click.ClickException(str(error)) from None
 
 
+def show_test_sent(slug: str, address: str, outbox: Path | None) -> None:
+    """Where the proof went: the SMTP server, or (without MAIL_SERVER) a file in the outbox."""
+    if outbox is None:
+        click.echo(f"Sent a test of '{slug}' to {address}. No record was changed.")
+        return
+    click.echo(
+        f"MAIL_SERVER is not set, so the test of '{slug}' for {address} was not mailed: it was "
+        f"written to the outbox as {outbox} (open it in a mail program). No record was changed."
+    )
+
+
 def send_one(slug: str, *, yes: bool, dry_run: bool, retry_uncertain: bool = False) -> None:
-    """Show the plan, ask, send with a progress bar, and print the summary."""
+    """Show the plan and what the ledger knows, ask, send with a progress bar, summarise."""
     plan = mailing.plan_send(slug, retry_uncertain=retry_uncertain)
     show_plan(plan)
+    facts = checks.send_facts(plan.post)
+    for line in checks.send_warnings(facts, plan.post, plan.recipients):
+        click.secho(line, fg="yellow")
+    if not plan.recipients and not facts.already_sent:
+        show_nobody_to_send(plan)
+        return
     if dry_run:
         click.echo("Dry run: nothing was sent.")
         return
     if plan.recipients and not yes:
-        click.confirm(f"Send '{plan.post.title}' to {plan.recipients} readers?", abort=True)
+        older = " anyway" if facts.newer_sent else ""
+        click.confirm(f"Send '{plan.post.title}' to {plan.recipients} readers{older}?", abort=True)
     report = run_send(slug, plan.recipients, retry_uncertain)
     show_report(report)
     if report.error:
@@ -73,12 +90,21 @@ def send_one(slug: str, *, yes: bool, dry_run: bool, retry_uncertain: bool = Fal
         raise SystemExit(130)
 
 
+def show_nobody_to_send(plan: mailing.SendPlan) -> None:
+    """A first send that would reach nobody: say so; the essay is not marked as sent."""
+    click.echo(
+        f"No active reader would get '{plan.post.title}': nothing was sent, and the essay is "
+        "not marked as sent, so `flask send --new` offers it again once readers confirm."
+    )
+
+
 def send_new(*, yes: bool, dry_run: bool) -> None:
     """Send each published essay never sent yet, oldest first (the weekly cron job)."""
     plan = mailing.plan_new()
     if plan.skip:
+        marked = "would be marked" if dry_run else "are marked"
         click.echo(
-            f"{len(plan.skip)} older essays that were never sent are marked as back catalogue "
+            f"{len(plan.skip)} older essays that were never sent {marked} as back catalogue "
             "and will not be mailed; `flask send SLUG` still sends one on purpose."
         )
     if not plan.send:

@@ -46,6 +46,7 @@ class Post:
     tags: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # Hugo's `images`: the share picture (og:image) first
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     body_offset: int = 0
 
@@ -113,6 +114,7 @@ def _read_fields(meta: dict, path: Path, timezone: tzinfo, read) -> dict:
         "tags": read(read_strings, meta.pop("tags", None) or (), "tags", path),
         "categories": read(read_strings, meta.pop("categories", None) or (), "categories", path),
         "aliases": read(read_aliases, meta.pop("aliases", None) or (), path),
+        "images": read(read_strings, meta.pop("images", None) or (), "images", path),
     }
 
 

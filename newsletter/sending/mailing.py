@@ -23,8 +23,9 @@ from newsletter.extensions import db
 from newsletter.mail.backend import transport_factory
 from newsletter.mail.essay import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
 from newsletter.mail.identity import new_message_id
+from newsletter.mail.outbox import file_name
 from newsletter.mail.transport import DeliveryError, Envelope
-from newsletter.sending import ledger, ledger_counts
+from newsletter.sending import checks, ledger, ledger_counts
 from newsletter.sending.models import MailingStatus
 from newsletter.sending.pool import Run, SendOptions, SendReport, counting, run_pool
 from newsletter.subscribers.subscriptions import InvalidAddress, normalise_address
@@ -85,7 +86,16 @@ def find_post(slug: str, *, proof: bool = False) -> Post:
             f"The essay '{slug}' is not published (a draft, scheduled for later, or expired). "
             f"Use --test ADDRESS or 'flask preview {slug}' to proof it."
         )
-    raise SendError(f"No essay has the slug '{slug}'. 'flask posts list' shows the slugs.")
+    raise SendError(unknown_slug_message(slug))
+
+
+def unknown_slug_message(slug: str) -> str:
+    """Say no essay has `slug`, and suggest the nearest ones."""
+    nearest = checks.nearest_slugs(slug)
+    if nearest:
+        names = " or ".join(f"'{name}'" for name in nearest)
+        return f"No essay has the slug '{slug}'. Did you mean {names}?"
+    return f"No essay has the slug '{slug}'. 'flask posts list' shows the slugs."
 
 
 def plan_send(slug: str, *, retry_uncertain: bool = False) -> SendPlan:
@@ -182,21 +192,29 @@ def finish_report(report: SendReport, run: Run, error: str | None) -> None:
     report.stopped = run.stop.is_set() and error is None
 
 
-def send_test(slug: str, address: str) -> None:
-    """Mail one proof of an essay (drafts too), marked as a test, touching no record."""
+def send_test(slug: str, address: str) -> Path | None:
+    """Mail one proof of an essay (drafts too), marked as a test, touching no record; without
+    MAIL_SERVER it is written to the outbox, and its path is returned."""
     try:
         address = normalise_address(address)
     except InvalidAddress as error:
         raise SendError(f"The test address {address!r} cannot be used: {error}") from None
     essay = build_essay_email(find_post(slug, proof=True), test=True)
+    data = essay.render(address, unsubscribe_url(0, address), new_message_id())
+    if current_app.config["MAIL_USE_OUTBOX"]:
+        folder = Path(current_app.config["OUTBOX_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / file_name(address)  # named as the outbox transport names its files
+        path.write_bytes(data)
+        return path
     transport = transport_factory()()
     try:
-        data = essay.render(address, unsubscribe_url(0, address), new_message_id())
         transport.send(Envelope(essay.envelope_from, address, data))
     except DeliveryError as error:
         raise SendError(f"The test message to {address} was not sent: {error.reply}") from None
     finally:
         transport.close()
+    return None
 
 
 def write_preview(slug: str, directory: Path | None = None) -> tuple[Path, Path]:

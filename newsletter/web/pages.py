@@ -10,10 +10,12 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from werkzeug.exceptions import NotFound
 
+from newsletter import links
 from newsletter.content import dates, library
 from newsletter.content.library import current_posts, get_library
 from newsletter.content.posts import Post, tag_slug
@@ -98,20 +100,25 @@ def posts_by_year(posts: tuple[Post, ...]) -> list[tuple[int, list[Post]]]:
 
 @bp.get("/tags/")
 def tags():
-    """Every tag with its number of essays."""
+    """Every tag with its number of essays and its latest titles."""
     return cached(
         ("tags",),
         lambda snapshot: render_page(
-            "tags.html",
-            tags=sorted(
-                (
-                    (snapshot.tag_names[slug], slug, len(items))
-                    for slug, items in snapshot.by_tag.items()
-                ),
-                key=lambda item: item[0].lower(),
-            ),
+            "tags.html", tags=tag_overview(snapshot), essays=len(snapshot.published)
         ),
     )
+
+
+TAG_PAGE_TITLES = 3  # the latest essays shown under each tag on /tags/
+
+
+def tag_overview(snapshot: Snapshot) -> list[tuple[str, str, int, tuple[Post, ...]]]:
+    """(name, slug, count, latest essays) of each tag, the most used first, then by name."""
+    rows = [
+        (snapshot.tag_names[slug], slug, len(items), items[:TAG_PAGE_TITLES])
+        for slug, items in snapshot.by_tag.items()
+    ]
+    return sorted(rows, key=lambda row: (-row[2], row[0].lower()))
 
 
 @bp.get("/tags/<tag>/")
@@ -185,6 +192,32 @@ def tag_slug_filter(tag: str) -> str:
 def stylesheet_version() -> str:
     """The stylesheet's digest, so its URL changes whenever its content does."""
     return assets.stylesheet(current_app.static_folder)[1]
+
+
+@bp.app_template_global()
+def share_image(post: Post | None = None) -> str | None:
+    """The absolute URL of the picture shared with a link (og:image): the essay's first
+    `images` entry, else `SITE_IMAGE`; None when there is neither."""
+    image = (post.images[0] if post is not None and post.images else None) or current_app.config[
+        "SITE_IMAGE"
+    ]
+    if not image:
+        return None
+    return links.absolute_url(image, current_app.config["SITE_URL"] + "/")
+
+
+@bp.get("/favicon.svg")
+def favicon():
+    """The site's icon: a few hundred bytes of SVG, so no page view ends in a 404."""
+    response = send_from_directory(current_app.static_folder, "favicon.svg", max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon_ico():
+    """Browsers and crawlers that ask for the old name get the SVG."""
+    return redirect(url_for("web.favicon"), 301)
 
 
 @bp.get("/assets/site.css")
