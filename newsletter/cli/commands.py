@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from newsletter.cli import send
+from newsletter.cli import send, worker
 from newsletter.content.dates import display_datetime
 from newsletter.content.library import get_library
 from newsletter.content.markdown_check import post_warnings
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(subscribers_cli)
     app.cli.add_command(send.send_command)
     app.cli.add_command(send.preview_command)
+    app.cli.add_command(worker.worker_command)
 
 
 # --- flask posts ------------------------------------------------------------------------------

@@ -16,14 +16,13 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from newsletter.columns import utcnow
 from newsletter.content.library import get_library
 from newsletter.content.posts import Post
 from newsletter.extensions import db
 from newsletter.mail.essay import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, build_essay_email
 from newsletter.mail.messages import new_message_id
 from newsletter.mail.transport import DeliveryError, transport_factory
-from newsletter.sending import ledger, ledger_counts
+from newsletter.sending import clock, ledger, ledger_counts
 from newsletter.sending.models import MailingStatus
 from newsletter.sending.pool import Run, SendOptions, SendReport, counting, run_pool
 from newsletter.subscribers.subscriptions import InvalidAddress, normalise_address
@@ -91,7 +90,7 @@ def plan_send(slug: str, *, retry_uncertain: bool = False) -> SendPlan:
     """Count the recipients of a send and collect warnings, sending nothing."""
     post = find_post(slug)
     essay = build_essay_email(post)
-    now = utcnow()
+    now = clock.now()
     with db.engine.connect() as conn:
         recipients = ledger.count_recipients(conn, slug, retry_uncertain, now)
         uncertain = 0 if retry_uncertain else ledger_counts.count_uncertain(conn, slug, now)
@@ -139,7 +138,7 @@ def send_essay(
 ) -> SendReport:
     """Send a published essay to every active subscriber who has not had it yet."""
     post = find_post(slug)
-    started = utcnow()
+    started = clock.now()
     options = send_options()
     options.retry_uncertain = retry_uncertain
     engine = db.engine
