@@ -54,6 +54,15 @@ def absolute_srcset(value: str, base_url: str) -> str:
     return ", ".join(candidates)
 
 
+def _verbatim(template: str):
+    """A parser handler that writes its part back unchanged, in the markup it came in."""
+
+    def handle(self, data: str) -> None:
+        self.out.append(template.format(data))
+
+    return handle
+
+
 class _Absolutizer(HTMLParser):
     """Copies HTML through unchanged except the start tags that carry URLs, which it rewrites."""
 
@@ -91,20 +100,10 @@ class _Absolutizer(HTMLParser):
     def handle_data(self, data: str) -> None:
         self.out.append(data)
 
-    def handle_entityref(self, name: str) -> None:
-        self.out.append(f"&{name};")
-
-    def handle_charref(self, name: str) -> None:
-        self.out.append(f"&#{name};")
-
-    def handle_comment(self, data: str) -> None:
-        self.out.append(f"<!--{data}-->")
-
-    def handle_decl(self, decl: str) -> None:
-        self.out.append(f"<!{decl}>")
-
-    def handle_pi(self, data: str) -> None:
-        self.out.append(f"<?{data}>")
-
-    def unknown_decl(self, data: str) -> None:
-        self.out.append(f"<![{data}]>")
+    # Everything else passes through as it was written: references stay references.
+    handle_entityref = _verbatim("&{};")
+    handle_charref = _verbatim("&#{};")
+    handle_comment = _verbatim("<!--{}-->")
+    handle_decl = _verbatim("<!{}>")
+    handle_pi = _verbatim("<?{}>")
+    unknown_decl = _verbatim("<![{}]>")
