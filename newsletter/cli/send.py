@@ -155,6 +155,7 @@ def run_queued(slug: str, total: int, retry_uncertain: bool, detach: bool):
     if detach:
         click.echo(f"Detached: 'flask send status {slug}' shows how far the workers are.")
         return None
+    click.echo("Following the workers ('flask worker' on any machine); Ctrl-C stops following.")
     with stop_on_interrupt(FOLLOW_STOP_MESSAGE) as stop, click.progressbar(
         length=total, label="Sending", show_pos=True, show_eta=True
     ) as bar:  # fmt: skip

@@ -117,12 +117,6 @@ class SendQueue:
             )  # fmt: skip
         return self.rate
 
-    def close_transports(self) -> None:
-        """Close this thread's SMTP connection (a worker thread that ends)."""
-        worker = getattr(self.local, "worker", None)
-        if worker is not None:
-            worker.transport.close()
-
 
 def send_queue(app: Flask) -> SendQueue:
     """The app's queue (built once per process)."""
