@@ -243,3 +243,51 @@ def test_the_rate_across_workers_never_exceeds_the_limit_by_more_than_one(
     assert busiest_second(accepted) <= 25 + 1
     assert accepted[-1] - accepted[0] >= 100 / 25 - 1.5, "the limit held the pace"
     assert time.monotonic() - started < 30
+
+
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+@pytest.fixture
+def rabbitmq_queue(queue):
+    """The same settings on RabbitMQ (the shared rate stays in Redis), its queue purged."""
+    pika = pytest.importorskip("pika", reason="pika is not installed: no RabbitMQ broker")
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL + "?socket_timeout=1"))
+    except pika.exceptions.AMQPError:
+        pytest.skip(f"no RabbitMQ answers at {AMQP_URL}: the RabbitMQ test needs one")
+
+    def purge() -> None:  # what an earlier test left on the shared queues
+        for name in ("newsletter_send", "newsletter_send.DQ", "newsletter_send.XQ"):
+            channel = connection.channel()
+            try:
+                channel.queue_purge(name)
+                channel.close()
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # not declared yet
+
+    purge()
+    yield {**queue, "BROKER_URL": AMQP_URL, "SEND_RATE_STORAGE_URI": REDIS_URL}
+    purge()
+    connection.close()
+
+
+def test_on_rabbitmq_a_killed_workers_batch_goes_to_another_worker_at_once(
+    rabbitmq_queue, smtp_server, app, add_subscribers, essay, flask_env, workers
+):
+    readers = {email for _, email in add_subscribers(200)}
+    env = flask_env(**{**rabbitmq_queue, "SEND_QUEUE_BATCH_SIZE": 100})
+    workers.start(2, env)
+    sender = start_send(env)
+    deadline = time.monotonic() + 30
+    while len(smtp_server.messages) < 30:
+        assert time.monotonic() < deadline and sender.poll() is None, workers.logs()
+        time.sleep(0.01)
+    workers.processes[0].send_signal(signal.SIGKILL)
+    workers.processes[0].wait()
+    out = finish(sender, workers)
+    counts = received(smtp_server)
+    assert set(counts.values()) == {1}
+    uncertain = {email for email, status in ledger_rows(app).items() if status == "sending"}
+    assert readers - set(counts) <= uncertain and len(uncertain) <= 1
+    assert f"uncertain {len(uncertain)}." in out
