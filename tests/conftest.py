@@ -380,8 +380,15 @@ class TimingHandler(RecordingHandler):
         super().__init__()
         self.delay = delay
         self.attempts: list[float] = []  # every DATA, refused or not
-        self.accepted: list[float] = []
+        self.accepted: list[float] = []  # when each accepted message's MAIL FROM arrived
         self.peers: set = set()  # one per SMTP connection
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        import time
+
+        envelope.mail_from = address
+        envelope.began = time.monotonic()  # the start of the transaction
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         import time
@@ -392,7 +399,7 @@ class TimingHandler(RecordingHandler):
             await asyncio.sleep(self.delay)
         reply = await super().handle_DATA(server, session, envelope)
         if reply.startswith("250"):
-            self.accepted.append(time.monotonic())
+            self.accepted.append(getattr(envelope, "began", time.monotonic()))
         return reply
 
 

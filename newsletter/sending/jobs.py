@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from newsletter.mail.messages import new_message_id
-from newsletter.mail.transport import Transport
+from newsletter.mail.transport import TemporaryFailure, Transport
 from newsletter.sending import clock, ledger, runs
 from newsletter.sending.delivery import Job, Outcome, deliver_one
 from newsletter.sending.models import DeliveryStatus
@@ -74,7 +74,7 @@ def _deliver_all(worker: Worker, batch, essay, attempt: int, watch: Watch, tally
     )  # fmt: skip
     with worker.engine.connect() as conn:
         for recipient in recipients:
-            if worker.stop.is_set() or (worker.rate and not worker.rate.wait(worker.stop.wait)):
+            if worker.stop.is_set():
                 return True
             earlier = attempt if recipient.row_status == DeliveryStatus.FAILED else 0
             job = Job(recipient, recipient.message_id or new_message_id(), attempts=earlier)
@@ -103,6 +103,25 @@ def _end_of_pass(worker: Worker, batch_id: int, attempt: int, tally: dict, watch
         return Pass.AGAIN
     runs.finish_batch(worker.engine, batch_id)
     return Pass.ENDED
+
+
+class PacedTransport:
+    """A transport that takes a slot of the shared rate right before each message goes out
+    (after the claim and the rendering, so the slots are as close as can be to what the server
+    sees)."""
+
+    def __init__(self, inner: Transport, rate, stop: threading.Event) -> None:
+        self.inner, self.rate, self.stop = inner, rate, stop
+
+    def deliver(self, sender: str, recipient: str, data: bytes) -> None:
+        """Wait for a slot, then deliver; a worker told to stop meanwhile sends nothing."""
+        if not self.rate.wait(self.stop.wait):
+            raise TemporaryFailure("The worker stopped before this message; a later pass sends it.")
+        self.inner.deliver(sender, recipient, data)
+
+    def close(self) -> None:
+        """Close the connection underneath."""
+        self.inner.close()
 
 
 def retry_delay_ms(options: SendOptions, attempt: int) -> int:

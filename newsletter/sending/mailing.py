@@ -138,16 +138,16 @@ def send_essay(
 ) -> SendReport:
     """Send a published essay to every active subscriber who has not had it yet."""
     post = find_post(slug)
+    engine = db.engine
+    clock.sync(engine)  # the database's clock: other machines may be sending this essay too
     started = clock.now()
     options = send_options()
     options.retry_uncertain = retry_uncertain
-    engine = db.engine
     with engine.begin() as conn:
         ledger.start_mailing(conn, slug, post.title)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     report = SendReport(slug)
     run = Run(
-        app, engine, build_essay_email(post), transport_factory(), options, started,
+        current_app._get_current_object(), engine,  # type: ignore[attr-defined] build_essay_email(post), transport_factory(), options, started,
         stop or threading.Event(), counting(report, progress),
     )  # fmt: skip
     batch = max(1, int(current_app.config["SEND_BATCH_SIZE"]))

@@ -93,9 +93,10 @@ class SendQueue:
             from newsletter.sending.mailing import send_options
 
             options = send_options()
-            worker = jobs.Worker(
-                db.engine, transport_factory()(), options, self.global_rate(options), self.stop
-            )
+            transport, rate = transport_factory()(), self.global_rate(options)
+            if rate is not None:
+                transport = jobs.PacedTransport(transport, rate, self.stop)
+            worker = jobs.Worker(db.engine, transport, options, rate, self.stop)
             self.local.worker = worker
         return worker
 
