@@ -41,9 +41,11 @@ run: $(VENV)/.installed
 PORT ?= 8000
 WEB_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 SERVE_APP ?= app:create_app
+SERVE_THREADS ?= 4
+SERVE_OPTIONS ?=
 SERVE_COMMAND = $(BIN)/granian --interface wsgi --factory $(SERVE_APP) \
-  --host 127.0.0.1 --port $(PORT) --workers $(WEB_WORKERS) --blocking-threads 4 \
-  --http 1 --no-ws --respawn-failed-workers --workers-kill-timeout 10
+  --host 127.0.0.1 --port $(PORT) --workers $(WEB_WORKERS) --blocking-threads $(SERVE_THREADS) \
+  --http 1 --no-ws --respawn-failed-workers --workers-kill-timeout 10 $(SERVE_OPTIONS)
 
 # Builds the app once before the workers do, so a configuration error (no SECRET_KEY, say) is
 # its one sentence rather than a traceback from every worker.

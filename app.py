@@ -1,4 +1,5 @@
-"""The composition root: configuration layers, extensions, blueprints and CLI commands."""
+"""The composition root: configuration layers, extensions, the WSGI chain, blueprints and CLI
+commands."""
 
 from __future__ import annotations
 
@@ -16,6 +17,26 @@ from newsletter.mail import models as _mail_models  # noqa: F401  (registers the
 from newsletter.sending import models as _sending_models  # noqa: F401  (registers the tables)
 from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
 from newsletter.web import pagecache, pages, security, signup
+
+
+def init_page_cache(app: Flask) -> None:
+    """The page cache, whose prepared answers carry the same security headers as the rest."""
+    pagecache.init_app(app, served_with=security.SECURITY_HEADERS)
+
+
+# None of these wraps `app.wsgi_app` (`wsgi_chain` does, once they are all bound), so their
+# order decides nothing about what a request meets; tests/test_wsgi_chain.py permutes it.
+EXTENSIONS = (
+    db.init_app,
+    init_migrations,
+    csrf.init_app,
+    init_limiter,
+    messages.init_app,
+    library.init_app,
+    init_page_cache,
+    security.init_app,
+    courier.init_app,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -36,20 +57,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise SystemExit(f"Configuration error: {error}") from None  # one sentence, no traceback
     configure_logging(app)
 
-    db.init_app(app)
-    init_migrations(app)
-    csrf.init_app(app)
-    init_limiter(app)
-    messages.init_app(app)
-    library.init_app(app)
-    pagecache.init_app(app)
-    security.init_app(app)
-    courier.init_app(app)
-
+    for init_extension in EXTENSIONS:
+        init_extension(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     commands.init_app(app)
+    app.wsgi_app = wsgi_chain(app)
     return app
+
+
+def wsgi_chain(app: Flask):
+    """What a request meets before Flask, outermost first, built once after every extension.
+
+    1. `PageCache`: a GET or HEAD of a page or feed already rendered in this posts version is
+       answered here from memory, security headers included, and skips everything below
+       (Flask's request hooks too: see newsletter/web/pagecache.py).
+    2. The security headers on every other response (errors included).
+    3. ProxyFix, when `TRUSTED_PROXIES` is set: the client's address for rate limits and the
+       consent record.
+    4. A chunked request body over `MAX_CONTENT_LENGTH` refused with 413.
+    5. Flask.
+    """
+    return pagecache.page_cache(app, security.protect(app, app.wsgi_app))
 
 
 def configure_logging(app: Flask) -> None:

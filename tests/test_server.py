@@ -7,10 +7,12 @@ two workers on a free port) and talks to it over plain sockets, as readers and f
 from __future__ import annotations
 
 import http.client
+import os
 import secrets
 import signal
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import HoldingHandler, SMTPServer, free_port
-from e2e.live import LiveSite
+from e2e.live import LiveSite, wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/5"  # this suite's own Redis database number
 
@@ -175,6 +177,59 @@ def test_head_and_conditional_get_answer_without_a_body_and_keep_the_validators(
             assert (again.status, again_body) == (304, b""), (method, path)
             validators = (again.getheader("ETag"), again.getheader("Cache-Control"))
             assert validators == (etag, cache_control), (method, path)
+
+
+def children(pid: int) -> set[int]:
+    """The processes `pid` started (Linux)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def test_sighup_replaces_every_worker_and_refuses_no_connection_meanwhile(site: LiveSite):
+    site.start()
+    (server,) = children(site.process.pid)  # make's one child: granian's main process
+    old_workers = children(server)
+    failures: list[str] = []
+    answered, closed = [0], [0]
+    stop = threading.Event()
+
+    def read_pages() -> None:  # a reader arriving again and again, each on a new connection
+        while not stop.is_set():
+            try:
+                response, _ = request(site, "GET", "/robots.txt", timeout=10)
+                answered[0] += 1
+                if response.status != 200:
+                    failures.append(f"status {response.status}")
+            except http.client.RemoteDisconnected:
+                closed[0] += 1
+            except OSError as error:
+                failures.append(repr(error))
+
+    reader = threading.Thread(target=read_pages)
+    reader.start()
+    try:
+        wait_until(lambda: answered[0] >= 20, what="the reader's first pages")
+        os.kill(server, signal.SIGHUP)
+        wait_until(
+            lambda: site.log_path.read_text().count("Stopped old worker-") >= 2,
+            what="granian to replace both workers",
+            timeout=60,
+        )
+        during = answered[0]
+        wait_until(lambda: answered[0] >= during + 20, what="pages from the new workers")
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+    # The listening socket stays open in granian's main process: no connection is refused,
+    # none waits past the timeout, every answer is a 200.
+    assert not failures, f"{len(failures)} of {answered[0]} requests failed: {failures[:5]}"
+    # Known race, measured: a connection an old worker accepted in the instant it was told to
+    # stop is closed unanswered (about 1 in 10,000 here); a browser or proxy retries the GET.
+    assert closed[0] <= 2, f"{closed[0]} of {answered[0]} connections were closed unanswered"
+    new_workers = children(server)
+    assert len(new_workers) == 2 and not new_workers & old_workers, (old_workers, new_workers)
 
 
 def redis_answers() -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -34,8 +33,9 @@ class Snapshot:
     tag_names: dict[str, str]
     aliases: dict[str, Post]
     problems: tuple[PostProblem, ...]
-    fingerprint: str
-    last_modified: datetime  # the HTTP Last-Modified of pages and feeds
+    versions: tuple[tuple[str, FileVersion], ...]  # the files it was built from, by path
+    changed_at: datetime  # the newest change of a post file or of the folder
+    built_at: datetime
     next_change: datetime | None
 
 
@@ -181,8 +181,6 @@ class PostLibrary:
                 by_tag.setdefault(tag_slug(tag), []).append(post)
                 tag_names.setdefault(tag_slug(tag), tag)
         versions = sorted((path, version) for path, (version, _) in self._files.items())
-        fingerprint = hashlib.sha1(repr((versions, [p.slug for p in published])).encode())
-        fingerprint = fingerprint.hexdigest()[:20]
         return Snapshot(
             published=published,
             every_post=every_post,
@@ -191,8 +189,9 @@ class PostLibrary:
             tag_names=tag_names,
             aliases={alias: p for p in published for alias in p.aliases},
             problems=tuple(sorted(problems, key=lambda problem: str(problem.path))),
-            fingerprint=fingerprint,
-            last_modified=self._last_modified(published, now),
+            versions=tuple(versions),
+            changed_at=self._changed_at(),
+            built_at=now,
             next_change=self._next_change(every_post, now),
         )
 
@@ -223,14 +222,10 @@ class PostLibrary:
                 posts.append(item)
         return posts, problems
 
-    def _last_modified(self, published: tuple[Post, ...], now: datetime) -> datetime:
-        """The moment the site last changed, the same in every worker: the newest of the post
-        files, the folder itself (a deletion changes it) and the newest publication time (a
-        scheduled essay going live changes no file). Never in the future."""
+    def _changed_at(self) -> datetime:
+        """The newest change of a post file or of the folder itself (a deletion changes it)."""
         changed_ns = max([self._folder_mtime_ns, *(v[0][0] for v in self._files.values())])
-        moments = [datetime.fromtimestamp(changed_ns / 1e9, UTC)]
-        moments += [p.updated_at for p in published]
-        return min(max(moments), now).astimezone(UTC).replace(microsecond=0)
+        return datetime.fromtimestamp(changed_ns / 1e9, UTC)
 
     @staticmethod
     def _next_change(posts: tuple[Post, ...], now: datetime) -> datetime | None:

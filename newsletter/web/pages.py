@@ -25,10 +25,10 @@ bp = Blueprint("web", __name__)
 def cached(key: tuple, render, mimetype: str = "text/html", status: int = 200):
     """Serve the document for `key` from the cache of the current posts version."""
     snapshot = current_posts()
-    # A plain GET's document is also filed under its URL, for CachedDocumentMiddleware.
+    # A plain GET's document is also filed under its URL, for pagecache.PageCache.
     path = request.environ.get("PATH_INFO") if status == 200 and not request.query_string else None
     document = pagecache.document_cache().get(
-        snapshot.fingerprint, key, snapshot.last_modified, mimetype, lambda: render(snapshot), path
+        snapshot, key, mimetype, lambda: render(snapshot), path
     )
     return pagecache.serve(document, status)
 

@@ -1,4 +1,6 @@
-"""Security headers on every response, added where it costs nothing per request."""
+"""Security headers on every response, added where it costs nothing per request; the WSGI
+layers in front of Flask (`protect`); sessions that cost nothing without a cookie; same-origin
+posts."""
 
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
     ("X-Frame-Options", "DENY"),
 )
+SECURITY_HEADER_NAMES = frozenset(name.lower() for name, _ in SECURITY_HEADERS)
 
 
 class SecurityHeadersMiddleware:
-    """WSGI middleware appending the fixed headers to every response, errors included.
+    """WSGI middleware appending the fixed headers to every response, errors included, unless
+    the app set one of them itself.
 
-    A plain list append per response: Flask's `after_request` with Werkzeug's `Headers`
-    costs more than serving a cached page does.
+    A list append per response: Flask's `after_request` with Werkzeug's `Headers` costs more
+    than serving a cached page does (which gets them from its prepared list instead).
     """
 
     def __init__(self, wsgi_app) -> None:
@@ -38,7 +42,10 @@ class SecurityHeadersMiddleware:
     def __call__(self, environ, start_response):
         def start_with_headers(status, headers, exc_info=None):
             present = {name.lower() for name, _ in headers}
-            headers.extend(item for item in SECURITY_HEADERS if item[0].lower() not in present)
+            if present.isdisjoint(SECURITY_HEADER_NAMES):
+                headers.extend(SECURITY_HEADERS)
+            else:
+                headers.extend(item for item in SECURITY_HEADERS if item[0].lower() not in present)
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start_with_headers)
@@ -69,15 +76,21 @@ def _is_chunked(environ) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Wrap the app so that every response carries the security headers; lazy sessions; trust
-    `TRUSTED_PROXIES` reverse proxies for the client's address (rate limits, consent record)."""
-    proxies = int(app.config["TRUSTED_PROXIES"])
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
-    app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
+    """Lazy sessions, and absolute redirects kept within the site. The WSGI layers below are
+    put in the chain by `create_app()`."""
     app.session_interface = LazySessionInterface()
     app.after_request(redirect_within_site)
+
+
+def protect(app: Flask, wsgi_app):
+    """`wsgi_app` behind the security layers, outermost first: the security headers on every
+    response; `TRUSTED_PROXIES` reverse proxies trusted for the client's address (rate limits,
+    consent record); a chunked body over MAX_CONTENT_LENGTH refused."""
+    wsgi_app = ChunkedBodyLimit(wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        wsgi_app = ProxyFix(wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    return SecurityHeadersMiddleware(wsgi_app)
 
 
 def redirect_within_site(response: Response) -> Response:
