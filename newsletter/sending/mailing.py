@@ -147,7 +147,8 @@ def send_essay(
         ledger.start_mailing(conn, slug, post.title)
     report = SendReport(slug)
     run = Run(
-        current_app._get_current_object(), engine,  # type: ignore[attr-defined] build_essay_email(post), transport_factory(), options, started,
+        current_app._get_current_object(), engine,  # type: ignore[attr-defined]
+        build_essay_email(post), transport_factory(), options, started,
         stop or threading.Event(), counting(report, progress),
     )  # fmt: skip
     batch = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
