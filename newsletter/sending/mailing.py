@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -141,8 +141,7 @@ def send_essay(
     engine = db.engine
     clock.sync(engine)  # the database's clock: other machines may be sending this essay too
     started = clock.now()
-    options = send_options()
-    options.retry_uncertain = retry_uncertain
+    options = replace(send_options(), retry_uncertain=retry_uncertain)
     with engine.begin() as conn:
         ledger.start_mailing(conn, slug, post.title)
     report = SendReport(slug)
