@@ -7,6 +7,12 @@ and prints messages per second and the ratio (target: at least 0.7). Then, in a 
 sends to --memory-subscribers readers and prints the peak resident memory.
 
     .venv/bin/python bench/send.py [--subscribers 5000] [--memory-subscribers 100000]
+
+With --workers 1,2,4 it measures the queued send instead (bench/send_queue.py): the sink takes
+20 ms per message, and each count of `flask worker` processes sends to --subscribers readers
+(the issue's figure is 20,000); then the rate under --limit, and memory per worker.
+
+    .venv/bin/python bench/send.py --workers 1,2,4 [--subscribers 20000] [--limit 200]
 """
 
 from __future__ import annotations
@@ -32,36 +38,48 @@ PARAGRAPH = (
 
 
 class Sink:
-    """An aiosmtpd handler that accepts and forgets every message."""
+    """An aiosmtpd handler that accepts and forgets every message (after `delay` seconds,
+    like a real relay), noting when each one arrived in `stamps` when given."""
+
+    def __init__(self, delay: float = 0.0, stamps: Path | None = None) -> None:
+        self.delay = delay
+        self.stamps = stamps
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.stamps:
+            with open(self.stamps, "a") as out:
+                out.write(f"{time.time()}\n")
         return "250 OK"
 
 
-def run_sink(port: int) -> None:
+def run_sink(port: int, delay: float = 0.0, stamps: str = "") -> None:
     """Serve the sink until killed (runs in its own process, as a real server would)."""
     from aiosmtpd.controller import Controller
 
-    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    handler = Sink(delay, Path(stamps) if stamps else None)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     asyncio.run(asyncio.Event().wait())
 
 
-def start_sink() -> tuple[subprocess.Popen, int]:
+def start_sink(delay: float = 0.0, stamps: str = "") -> tuple[subprocess.Popen, int]:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    sink = subprocess.Popen(
-        [sys.executable, __file__, "--sink", str(port)], stdout=subprocess.PIPE, text=True
-    )
+    command = [sys.executable, __file__, "--sink", str(port), "--sink-delay", str(delay)]
+    sink = subprocess.Popen([*command, "--stamps", stamps], stdout=subprocess.PIPE, text=True)
     assert sink.stdout.readline().strip() == "ready"
     return sink, port
 
 
-def make_app(folder: Path, port: int, subscribers: int, connections: int):
+def make_app(
+    folder: Path, port: int, subscribers: int, connections: int, database_url: str | None = None
+):
     """An app on a fresh SQLite file with one ~20 KB essay and `subscribers` active readers."""
     from app import create_app
     from newsletter.columns import utcnow
@@ -76,12 +94,14 @@ def make_app(folder: Path, port: int, subscribers: int, connections: int):
     )
     app = create_app({
         "SECRET_KEY": "bench", "TESTING": True, "INSTANCE_PATH": str(folder / "instance"),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
+        "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{folder / 'bench.sqlite3'}",
         "POSTS_DIR": str(posts), "SITE_URL": "https://bench.example.org",
         "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_SUPPRESS_SEND": False,
         "SEND_CONNECTIONS": connections, "SEND_RETRY_DELAY": 0,
     })  # fmt: skip
     with app.app_context():
+        if database_url:
+            db.drop_all()
         db.create_all()
         now = utcnow()
         for start in range(0, subscribers, 5_000):  # in chunks, so setup stays small too
@@ -175,11 +195,19 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--memory-subscribers", type=int, default=100_000)
+    parser.add_argument("--workers", help="queued send: worker counts, e.g. 1,2,4")
+    parser.add_argument("--limit", type=int, default=200, help="queued: MAIL_MAX_PER_SECOND")
+    parser.add_argument("--queue-memory", default="", help="queued: reader counts, e.g. 20000")
+    parser.add_argument("--database-url", help="queued: a PostgreSQL database to use (wiped)")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sink-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--stamps", default="", help=argparse.SUPPRESS)
     parser.add_argument("--memory-only", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
-        return run_sink(args.sink)
+        return run_sink(args.sink, args.sink_delay, args.stamps)
+    if args.workers:
+        return queued(args)
     sink, port = start_sink()
     try:
         if args.memory_only:
@@ -193,6 +221,24 @@ def main() -> None:
     finally:
         sink.kill()
         sink.wait()
+
+
+def queued(args) -> None:
+    """`--workers`: the queued send, against a sink taking 20 ms per message."""
+    import send_queue
+
+    with tempfile.TemporaryDirectory() as folder:
+        stamps = Path(folder) / "stamps.txt"
+        sink, port = start_sink(0.020, str(stamps))
+        try:
+            send_queue.run(
+                [int(n) for n in args.workers.split(",")], args.subscribers, port, stamps,
+                limit=args.limit, database_url=args.database_url,
+                memory_readers=[int(n) for n in args.queue_memory.split(",") if n],
+            )  # fmt: skip
+        finally:
+            sink.kill()
+            sink.wait()
 
 
 if __name__ == "__main__":

@@ -69,6 +69,15 @@ class DefaultConfig:
     DESK_PAGE_SIZE = 50  # readers per page
     WELCOME_EMAIL = True  # mail templates/email/welcome.* once when a reader confirms
 
+    # Sending on a task queue (README "Sending on a queue"); unset: `flask send` sends itself.
+    BROKER_URL: str | None = None  # redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1//
+    BROKER_NAMESPACE = "newsletter"  # prefix of the queue's (and the shared rate's) Redis keys
+    BROKER_HEARTBEAT_SECONDS = 60.0  # Redis: a silent worker's jobs go to others after this
+    SEND_QUEUE_BATCH_SIZE = 500  # readers per queued job (a range of subscriber ids)
+    SEND_RATE_STORAGE_URI: str | None = None  # Redis for MAIL_MAX_PER_SECOND; default BROKER_URL
+    SEND_SLOWDOWN_SECONDS = 1.0  # every worker pauses this long after a 421/454 reply
+    SEND_LOCK_FILE = "send-new.lock"  # in instance/: one `flask send --new` at a time (SQLite)
+
 
 PLACEHOLDER_SECRET_KEYS = {"development-only-not-secret", "replace-me", "dev", "secret", "changeme"}
 MIN_SECRET_KEY_BITS = 64  # below this, a key can be guessed offline from one signed link

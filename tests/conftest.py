@@ -480,3 +480,56 @@ class HangingMailServer:
         self.listener.close()
         self.thread.join(5)
         self.release()
+
+
+# --- sending on a queue (issue 13) ------------------------------------------------------------
+
+
+class TimingHandler(RecordingHandler):
+    """Records when each DATA command arrived (monotonic clock of the test process), and
+    optionally takes `delay` seconds over each message, like a real relay."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self.attempts: list[float] = []  # every DATA, refused or not
+        self.accepted: list[float] = []  # when each accepted message's MAIL FROM arrived
+        self.peers: set = set()  # one per SMTP connection
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        import time
+
+        envelope.mail_from = address
+        envelope.began = time.monotonic()  # the start of the transaction
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        import time
+
+        self.attempts.append(time.monotonic())
+        self.peers.add(session.peer)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = await super().handle_DATA(server, session, envelope)
+        if reply.startswith("250"):
+            self.accepted.append(getattr(envelope, "began", time.monotonic()))
+        return reply
+
+
+class QuotaHandler(TimingHandler):
+    """A provider's quota: more than `per_second` accepted messages in the last second, and
+    it answers 421 "slow down" (the sender hangs up and comes back, as after any 421)."""
+
+    def __init__(self, per_second: int) -> None:
+        super().__init__()
+        self.per_second = per_second
+        self.refusals: list[float] = []
+
+    def data_reply(self, envelope) -> str | None:
+        import time
+
+        now = time.monotonic()
+        if sum(1 for t in self.accepted if t > now - 1.0) >= self.per_second:
+            self.refusals.append(now)
+            return "421 4.7.0 Too many messages, slow down"
+        return None

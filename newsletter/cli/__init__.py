@@ -22,6 +22,7 @@ COMMANDS = {
     "send": "newsletter.cli.send:send_command",
     "preview": "newsletter.cli.send:preview_command",
     "mail": "newsletter.cli.maintenance:mail_cli",
+    "worker": "newsletter.cli.worker:worker_command",
 }
 
 

@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 
 from newsletter.content.dates import display_datetime
 from newsletter.content.library import get_library
-from newsletter.sending import checks, mailing
+from newsletter.sending import checks, mailing, queued
 
 
 @click.command("send")
@@ -27,8 +27,9 @@ from newsletter.sending import checks, mailing
 @click.option(
     "--retry-uncertain", is_flag=True, help="Also resend messages a crash left uncertain."
 )
+@click.option("--detach", is_flag=True, help="With BROKER_URL: queue the send and return at once.")
 @with_appcontext
-def send_command(words, new, yes, test_address, dry_run, retry_uncertain) -> None:
+def send_command(words, new, yes, test_address, dry_run, retry_uncertain, detach) -> None:
     """Send an essay to every confirmed subscriber, exactly once.
 
     \b
@@ -44,13 +45,15 @@ def send_command(words, new, yes, test_address, dry_run, retry_uncertain) -> Non
         elif new:
             if words or test_address:
                 raise click.UsageError("Use --new alone, without a SLUG or --test.")
-            send_new(yes=yes, dry_run=dry_run)
+            send_new(yes=yes, dry_run=dry_run, detach=detach)
         elif len(words) != 1:
             raise click.UsageError("Give one essay SLUG, or --new, or 'status'.")
         elif test_address:
             show_test_sent(words[0], test_address, mailing.send_test(words[0], test_address))
         else:
-            send_one(words[0], yes=yes, dry_run=dry_run, retry_uncertain=retry_uncertain)
+            send_one(
+                words[0], yes=yes, dry_run=dry_run, retry_uncertain=retry_uncertain, detach=detach
+            )
     except mailing.SendError as error:
         raise click.ClickException(str(error)) from None
 
@@ -66,8 +69,10 @@ def show_test_sent(slug: str, address: str, outbox: Path | None) -> None:
     )
 
 
-def send_one(slug: str, *, yes: bool, dry_run: bool, retry_uncertain: bool = False) -> None:
-    """Show the plan and what the ledger knows, ask, send with a progress bar, summarise."""
+def send_one(
+    slug: str, *, yes: bool, dry_run: bool, retry_uncertain: bool = False, detach: bool = False
+) -> None:
+    """Show the plan, ask, send with a progress bar (or queue it), and print the summary."""
     plan = mailing.plan_send(slug, retry_uncertain=retry_uncertain)
     show_plan(plan)
     facts = checks.send_facts(plan.post)
@@ -82,7 +87,12 @@ def send_one(slug: str, *, yes: bool, dry_run: bool, retry_uncertain: bool = Fal
     if plan.recipients and not yes:
         older = " anyway" if facts.newer_sent else ""
         click.confirm(f"Send '{plan.post.title}' to {plan.recipients} readers{older}?", abort=True)
-    report = run_send(slug, plan.recipients, retry_uncertain)
+    if queued.uses_queue():
+        report = run_queued(slug, plan.recipients, retry_uncertain, detach)
+        if report is None:
+            return
+    else:
+        report = run_send(slug, plan.recipients, retry_uncertain)
     show_report(report)
     if report.error:
         raise SystemExit(1)
@@ -98,9 +108,21 @@ def show_nobody_to_send(plan: mailing.SendPlan) -> None:
     )
 
 
-def send_new(*, yes: bool, dry_run: bool) -> None:
-    """Send each published essay never sent yet, oldest first (the weekly cron job)."""
+def send_new(*, yes: bool, dry_run: bool, detach: bool = False) -> None:
+    """Send each published essay never sent yet, oldest first (the weekly cron job), while no
+    other `flask send --new` runs on any machine."""
+    with queued.only_one_new_send() as alone:
+        if not alone:
+            click.echo("Another 'flask send --new' is running (here or on another server).")
+            return
+        plan_and_send_new(yes=yes, dry_run=dry_run, detach=detach)
+
+
+def plan_and_send_new(*, yes: bool, dry_run: bool, detach: bool) -> None:
+    """The plan of `--new`, a question, and one send per essay."""
     plan = mailing.plan_new()
+    if queued.uses_queue():
+        plan = queued.without_running(plan)
     if plan.skip:
         marked = "would be marked" if dry_run else "are marked"
         click.echo(
@@ -119,7 +141,7 @@ def send_new(*, yes: bool, dry_run: bool) -> None:
         click.confirm(f"Send {titles}?", abort=True)
     mailing.mark_skipped(plan.skip)
     for post in plan.send:
-        send_one(post.slug, yes=True, dry_run=False)
+        send_one(post.slug, yes=True, dry_run=False, detach=detach)
 
 
 def show_plan(plan: mailing.SendPlan) -> None:
@@ -154,8 +176,30 @@ def run_send(slug: str, total: int, retry_uncertain: bool):
         return mailing.send_essay(slug, retry_uncertain=retry_uncertain, stop=stop, progress=step)
 
 
+def run_queued(slug: str, total: int, retry_uncertain: bool, detach: bool):
+    """Queue the send for the workers, then follow it from the ledger (None: not followed)."""
+    state = queued.start(slug, retry_uncertain=retry_uncertain)
+    click.echo(f"Queued {state.batches_left} batches for the workers (run {state.run_id}).")
+    if detach:
+        click.echo(f"Detached: 'flask send status {slug}' shows how far the workers are.")
+        return None
+    click.echo("Following the workers ('flask worker' on any machine); Ctrl-C stops following.")
+    with stop_on_interrupt(FOLLOW_STOP_MESSAGE) as stop, click.progressbar(
+        length=total, label="Sending", show_pos=True, show_eta=True
+    ) as bar:  # fmt: skip
+        final = queued.follow(state, lambda settled: bar.update(max(0, settled - bar.pos)), stop)
+    if final is None:
+        click.echo(f"The workers go on: 'flask send status {slug}' shows how far they are.")
+        raise SystemExit(130)
+    return queued.report(final)
+
+
+STOP_MESSAGE = "\nStopping after the current message (Ctrl-C again to stop now)..."
+FOLLOW_STOP_MESSAGE = "\nNo longer following the send..."
+
+
 @contextmanager
-def stop_on_interrupt() -> Iterator[threading.Event]:
+def stop_on_interrupt(message: str = STOP_MESSAGE) -> Iterator[threading.Event]:
     """Turn the first Ctrl-C (or SIGTERM) into a request to stop after the current message."""
     stop = threading.Event()
 
@@ -163,7 +207,7 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
         if stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C stops at once; rows stay uncertain
         stop.set()
-        click.echo("\nStopping after the current message (Ctrl-C again to stop now)...", err=True)
+        click.echo(message, err=True)
 
     if threading.current_thread() is not threading.main_thread():
         yield stop

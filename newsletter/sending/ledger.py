@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from newsletter.columns import utcnow
+from newsletter.sending import clock
 from newsletter.sending.models import Delivery, DeliveryStatus, Mailing, MailingStatus
 from newsletter.subscribers.models import Subscriber, SubscriberStatus
 
@@ -84,18 +84,22 @@ def count_recipients(conn: Connection, slug: str, retry_uncertain: bool, started
 
 
 def iter_recipients(
-    engine: Engine, slug: str, batch_size: int, retry_uncertain: bool, started: datetime
+    engine: Engine,
+    slug: str,
+    batch_size: int,
+    retry_uncertain: bool,
+    started: datetime,
+    id_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[Recipient]:
     """Stream the recipients in id order, one batch per query, so a long list never fills
-    memory and readers who confirm during the send are still reached."""
-    after = 0
+    memory and readers who confirm during the send are still reached. `id_range` (first and
+    last id, both included; None: no end) keeps to one batch of a queued send."""
+    after, last = id_range[0] - 1, id_range[1]
     while True:
-        query = (
-            _recipients(slug, retry_uncertain, started)
-            .where(subscribers.c.id > after)
-            .order_by(subscribers.c.id)
-            .limit(batch_size)
-        )
+        query = _recipients(slug, retry_uncertain, started)
+        if last is not None:
+            query = query.where(subscribers.c.id <= last)
+        query = query.where(subscribers.c.id > after).order_by(subscribers.c.id).limit(batch_size)
         with engine.connect() as conn:
             rows = conn.execute(query).all()
         for row in rows:
@@ -177,7 +181,7 @@ def claim(
         "b_slug": slug,
         "b_subscriber": recipient.subscriber_id,
         "b_message_id": message_id,
-        "b_now": utcnow(),
+        "b_now": clock.now(),
     }
     if recipient.row_status is None:
         return conn.execute(_claim_new(conn.dialect.name), values).first() is not None
@@ -192,12 +196,13 @@ def _row(slug: str, subscriber_id: int):
 
 def settle_sent(conn: Connection, slug: str, subscriber_id: int) -> None:
     """Record that the server accepted the message."""
-    conn.execute(_SETTLE_SENT, {"b_slug": slug, "b_subscriber": subscriber_id, "b_now": utcnow()})
+    values = {"b_slug": slug, "b_subscriber": subscriber_id, "b_now": clock.now()}
+    conn.execute(_SETTLE_SENT, values)
 
 
 def settle_failed(conn: Connection, slug: str, subscriber_id: int, error: str) -> None:
     """Record a failure with the server's reply (a 5xx reply is never retried)."""
-    values = {"b_slug": slug, "b_subscriber": subscriber_id, "b_now": utcnow()}
+    values = {"b_slug": slug, "b_subscriber": subscriber_id, "b_now": clock.now()}
     values["b_error"] = error[:2000]
     conn.execute(_SETTLE_FAILED, values)
 
@@ -208,7 +213,7 @@ def settle_uncertain(conn: Connection, slug: str, subscriber_id: int, reason: st
     conn.execute(
         update(deliveries)
         .where(_row(slug, subscriber_id), deliveries.c.status == DeliveryStatus.SENDING)
-        .values(last_error=reason[:2000], updated_at=utcnow())
+        .values(last_error=reason[:2000], updated_at=clock.now())
     )
 
 
@@ -223,7 +228,7 @@ def release(conn: Connection, slug: str, subscriber_id: int) -> None:
 
 def mark_bounced(conn: Connection, subscriber_id: int) -> None:
     """The server said the mailbox does not exist: stop mailing this address."""
-    now = utcnow()
+    now = clock.now()
     conn.execute(
         update(subscribers)
         .where(subscribers.c.id == subscriber_id, subscribers.c.status == SubscriberStatus.ACTIVE)
@@ -234,7 +239,7 @@ def mark_bounced(conn: Connection, subscriber_id: int) -> None:
 def start_mailing(conn: Connection, slug: str, title: str) -> None:
     """Mark an essay's send as under way (again, when a rerun reaches new readers)."""
     insert = _insert(conn.dialect.name)(mailings).values(
-        post_slug=slug, title=title[:500], status=MailingStatus.SENDING, started_at=utcnow()
+        post_slug=slug, title=title[:500], status=MailingStatus.SENDING, started_at=clock.now()
     )
     conn.execute(
         insert.on_conflict_do_update(
@@ -249,13 +254,13 @@ def finish_mailing(conn: Connection, slug: str) -> None:
     conn.execute(
         update(mailings)
         .where(mailings.c.post_slug == slug)
-        .values(status=MailingStatus.DONE, finished_at=utcnow())
+        .values(status=MailingStatus.DONE, finished_at=clock.now())
     )
 
 
 def skip_mailing(conn: Connection, slug: str, title: str) -> None:
     """Mark an essay as back catalogue that `flask send --new` must never mail."""
-    now = utcnow()
+    now = clock.now()
     conn.execute(
         _insert(conn.dialect.name)(mailings)
         .values(

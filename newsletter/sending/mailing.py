@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import current_app
 
-from newsletter.columns import utcnow
 from newsletter.content.library import get_library
 from newsletter.content.posts import Post
 from newsletter.extensions import db
@@ -25,7 +24,7 @@ from newsletter.mail.essay import HTML_CLIP_BYTES, PLACEHOLDER, EssayEmail, buil
 from newsletter.mail.identity import new_message_id
 from newsletter.mail.outbox import file_name
 from newsletter.mail.transport import DeliveryError, Envelope
-from newsletter.sending import checks, ledger, ledger_counts
+from newsletter.sending import checks, clock, ledger, ledger_counts
 from newsletter.sending.models import MailingStatus
 from newsletter.sending.pool import Run, SendOptions, SendReport, counting, run_pool
 from newsletter.subscribers.subscriptions import InvalidAddress, normalise_address
@@ -102,7 +101,7 @@ def plan_send(slug: str, *, retry_uncertain: bool = False) -> SendPlan:
     """Count the recipients of a send and collect warnings, sending nothing."""
     post = find_post(slug)
     essay = build_essay_email(post)
-    now = utcnow()
+    now = clock.now()
     with db.engine.connect() as conn:
         recipients = ledger.count_recipients(conn, slug, retry_uncertain, now)
         uncertain = 0 if retry_uncertain else ledger_counts.count_uncertain(conn, slug, now)
@@ -150,16 +149,16 @@ def send_essay(
 ) -> SendReport:
     """Send a published essay to every active subscriber who has not had it yet."""
     post = find_post(slug)
-    started = utcnow()
-    options = send_options()
-    options.retry_uncertain = retry_uncertain
     engine = db.engine
+    clock.sync(engine)  # the database's clock: other machines may be sending this essay too
+    started = clock.now()
+    options = replace(send_options(), retry_uncertain=retry_uncertain)
     with engine.begin() as conn:
         ledger.start_mailing(conn, slug, post.title)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     report = SendReport(slug)
     run = Run(
-        app, engine, build_essay_email(post), transport_factory(), options, started,
+        current_app._get_current_object(), engine,  # type: ignore[attr-defined]
+        build_essay_email(post), transport_factory(), options, started,
         stop or threading.Event(), counting(report, progress),
     )  # fmt: skip
     batch = max(1, int(current_app.config["SEND_BATCH_SIZE"]))

@@ -59,3 +59,34 @@ class Mailing(db.Model):
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendRun(db.Model):
+    """One `flask send` on the task queue: the essay's message built once, and its batches.
+
+    `started_at` is the database's clock, so every machine judges "uncertain" by one clock."""
+
+    __tablename__ = "send_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_slug: Mapped[str] = mapped_column(String(200), index=True)
+    essay: Mapped[str] = mapped_column(Text)  # the EssayEmail as JSON
+    retry_uncertain: Mapped[bool] = mapped_column(default=False)
+    batches_left: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SendBatch(db.Model):
+    """A range of subscriber ids one job delivers to; `finished_at` once it ended for good."""
+
+    __tablename__ = "send_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("send_runs.id", ondelete="CASCADE"), index=True)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int | None] = mapped_column(Integer)  # None: open-ended (later sign-ups too)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +23,8 @@ from newsletter.mail.identity import new_message_id
 from newsletter.mail.transport import Transport
 from newsletter.sending.delivery import Job, Outcome, Result, deliver_one
 from newsletter.sending.ledger import Recipient
+
+log = logging.getLogger(__name__)
 
 # How often a waiting worker looks at the stop flag: a signal handler cannot safely take the
 # schedule's lock, so it only sets the flag.
@@ -207,8 +210,8 @@ def _work(run: Run, schedule: Schedule, watch: Watch, pacer: Pacer) -> None:
                 watch.see(result)
                 run.progress(result, job)
     except Exception as error:  # a worker must never die silently: the run says why it stopped
+        log.exception("A send connection stopped on an unexpected error")
         watch.crashed(error)
-        raise
     finally:
         transport.close()
 

@@ -1,0 +1,92 @@
+"""One sending rate for every worker on every machine, kept in Redis.
+
+`MAIL_MAX_PER_SECOND` is handed out as evenly spaced slots: before each message a worker asks
+Redis (one Lua call, timed by Redis's own clock, so the machines' clocks never matter) for the
+next free slot, 1/rate after the previous one, and waits for it. Any one-second window then
+holds at most the limit (one more at its edge), however many workers share it. A moving window
+(the `limits` package) was tried first: it lets a whole second's quota out at once, and two
+such bursts one second apart, each delayed differently on its way to the server, arrived as 30
+messages within one second at a limit of 25 (measured in tests/test_queue_workers.py).
+
+A "slow down" reply (421 or 454) heard by any worker pauses all of them for
+`SEND_SLOWDOWN_SECONDS` and halves the shared rate (again on the next burst, down to one a
+second); the rate comes back once `RECOVER_SECONDS` pass without one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+SLOW_DOWN_CODES = ("421", "454")
+RECOVER_SECONDS = 60
+MAX_HALVINGS = 8
+
+# KEYS: next slot, halvings, pause. ARGV: messages per second (0: no limit).
+# Returns the milliseconds to wait: for the reserved slot, or (negative) out of a pause.
+_TAKE_SLOT = """
+local pause = redis.call('PTTL', KEYS[3])
+if pause > 0 then return -pause end
+local per_second = tonumber(ARGV[1])
+if per_second <= 0 then return 0 end
+local halvings = math.min(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[2]))
+local rate = math.max(1, math.floor(per_second / (2 ^ halvings)))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], string.format('%d', slot + math.floor(1000000 / rate)), 'PX', 60000)
+return math.floor((slot - now) / 1000)
+"""
+
+
+def is_slow_down(reply: str) -> bool:
+    """A reply that asks the sender to slow down, rather than refusing this one message."""
+    return reply[:3] in SLOW_DOWN_CODES
+
+
+class GlobalRate:
+    """The shared rate: `wait()` before each message, `slow_down()` when the server asks."""
+
+    def __init__(
+        self,
+        uri: str,
+        per_second: float,
+        *,
+        namespace: str = "newsletter:send",
+        pause_seconds: float = 1.0,
+        stop: threading.Event | None = None,
+    ) -> None:
+        import redis
+
+        self.per_second = int(per_second or 0)
+        self.redis = redis.Redis.from_url(uri)
+        self.take_slot = self.redis.register_script(_TAKE_SLOT)
+        self.keys = [f"{namespace}:next", f"{namespace}:halvings", f"{namespace}:pause"]
+        self.pause_ms = max(1, int(pause_seconds * 1000))
+        self.stop = stop or threading.Event()
+
+    def current(self) -> int:
+        """The rate in force now: the limit, halved once per recent slow-down burst."""
+        halvings = int(self.redis.get(self.keys[1]) or 0)
+        return max(1, self.per_second >> min(halvings, MAX_HALVINGS))
+
+    def wait(self, sleep: Callable[[float], bool] | None = None) -> bool:
+        """Wait for this message's slot (and out of any pause); False: told to stop."""
+        sleep = sleep or self.stop.wait
+        while True:
+            delay_ms = int(self.take_slot(keys=self.keys, args=[self.per_second, MAX_HALVINGS]))
+            if delay_ms == 0:
+                return True
+            if sleep(abs(delay_ms) / 1000):
+                return False
+            if delay_ms > 0:
+                return True  # the reserved slot has come
+
+    def slow_down(self) -> None:
+        """Pause every worker; the first report of a burst also halves the shared rate."""
+        first = self.redis.set(self.keys[2], 1, px=self.pause_ms, nx=True)
+        if first and self.per_second:
+            pipe = self.redis.pipeline()
+            pipe.incr(self.keys[1])
+            pipe.expire(self.keys[1], RECOVER_SECONDS)
+            pipe.execute()

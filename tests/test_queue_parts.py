@@ -1,0 +1,172 @@
+"""The parts of a queued send, without worker processes: the run and its batches, one batch
+job run twice (a redelivery), the shared rate, the clock, and one `flask send --new` at a time."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from test_queue_workers import REDIS_URL, redis_client
+
+from newsletter.extensions import db
+from newsletter.mail.essay import build_essay_email
+from newsletter.mail.smtp import SMTPSettings, SMTPTransport
+from newsletter.sending import clock, jobs, runs, single
+from newsletter.sending.mailing import find_post, send_options
+from newsletter.sending.models import Mailing, SendBatch
+from newsletter.sending.ratelimit import GlobalRate, is_slow_down
+
+pytestmark = pytest.mark.database
+
+
+@pytest.fixture
+def essay(write_post):
+    return write_post("week-1.md", title="'Week 1'", date="2022-02-01")
+
+
+def new_run(app, batch_size: int):
+    with app.app_context():
+        post = find_post("week-1")
+        return runs.create_run(
+            db.engine, build_essay_email(post), post.title,
+            retry_uncertain=False, batch_size=batch_size,
+        )  # fmt: skip
+
+
+def test_the_essay_message_survives_its_trip_through_the_database(app, essay):
+    with app.app_context():
+        built = build_essay_email(find_post("week-1"))
+        assert runs.essay_from_json(runs.essay_to_json(built)) == built
+
+
+def test_batches_cover_every_id_and_the_last_batch_ends_the_mailing_once(
+    app, essay, add_subscribers
+):
+    ids = [subscriber_id for subscriber_id, _ in add_subscribers(7)]
+    run_id, batch_ids = new_run(app, batch_size=3)
+    with app.app_context():
+        rows = db.session.execute(select(SendBatch).order_by(SendBatch.id)).scalars().all()
+        ranges = [(row.first_id, row.last_id) for row in rows]
+        assert ranges == [(0, ids[3] - 1), (ids[3], ids[6] - 1), (ids[6], None)]
+        for batch_id in batch_ids[:-1]:
+            assert runs.finish_batch(db.engine, batch_id)
+        assert not runs.finish_batch(db.engine, batch_ids[0]), "a redelivered job ends nothing"
+        assert not runs.run_state(db.engine, run_id).finished
+        assert db.session.execute(select(Mailing.status)).scalar_one() == "sending"
+        assert runs.finish_batch(db.engine, batch_ids[-1])
+        assert runs.run_state(db.engine, run_id).finished
+        db.session.expire_all()
+        assert db.session.execute(select(Mailing.status)).scalar_one() == "done"
+
+
+def test_a_batch_that_ended_on_an_error_leaves_the_mailing_to_a_rerun(app, essay, add_subscribers):
+    add_subscribers(2)
+    run_id, [batch_id] = new_run(app, batch_size=10)
+    with app.app_context():
+        runs.finish_batch(db.engine, batch_id, "550 sender refused")
+        state = runs.run_state(db.engine, run_id)
+        assert state.finished and state.error == "550 sender refused"
+        assert db.session.execute(select(Mailing.status)).scalar_one() == "sending"
+
+
+def test_a_batch_job_run_twice_mails_each_reader_once(app, essay, add_subscribers, smtp_server):
+    add_subscribers(12)
+    _, batch_ids = new_run(app, batch_size=5)
+    with app.app_context():
+        transport = SMTPTransport(SMTPSettings.from_app())
+        worker = jobs.Worker(db.engine, transport, send_options())
+        try:
+            for batch_id in batch_ids + batch_ids:  # every job delivered twice
+                assert jobs.run_batch(worker, batch_id, attempt=0) is jobs.Pass.ENDED
+        finally:
+            transport.close()
+        assert len(smtp_server.messages) == 12
+        report = runs.report(db.engine, runs.run_state(db.engine, 1))
+        assert (report.sent, report.failed, report.uncertain, report.skipped) == (12, 0, 0, 0)
+
+
+def test_a_stopping_worker_hands_its_batch_back_unfinished(app, essay, add_subscribers):
+    add_subscribers(3)
+    _, [batch_id] = new_run(app, batch_size=10)
+    with app.app_context():
+        stop = threading.Event()
+        stop.set()
+        worker = jobs.Worker(db.engine, transport=None, options=send_options(), stop=stop)
+        assert jobs.run_batch(worker, batch_id, attempt=0) is jobs.Pass.STOPPED
+        assert db.session.get(SendBatch, batch_id).finished_at is None
+
+
+def test_one_new_send_at_a_time(app, tmp_path: Path):
+    with app.app_context():
+        lock_file = tmp_path / "send-new.lock"
+        with single.only_one(db.engine, lock_file) as first:
+            other = {}
+            thread = threading.Thread(  # another process's view: its own connection or file
+                target=lambda: other.setdefault("got", _try_lock(app, lock_file))
+            )
+            thread.start()
+            thread.join(10)
+            assert first and other["got"] is False
+        assert _try_lock(app, lock_file) is True, "the lock is free again"
+
+
+def _try_lock(app, lock_file: Path) -> bool:
+    with app.app_context(), single.only_one(db.engine, lock_file) as got:
+        return got
+
+
+def test_a_second_send_new_says_another_one_runs(app, runner, tmp_path: Path):
+    with app.app_context(), single.only_one(db.engine, Path(app.instance_path) / "send-new.lock"):
+        # flock is per open file, an advisory lock per connection: one process shows it
+        result = runner.invoke(args=["send", "--new", "--yes"])
+        assert "Another 'flask send --new' is running" in result.output
+
+
+def test_flask_worker_without_a_broker_says_none_is_needed(runner):
+    result = runner.invoke(args=["worker"])
+    assert result.exit_code == 1
+    assert "BROKER_URL is not set" in result.output
+
+
+def test_the_database_clock_offset_is_measured(app):
+    with app.app_context():
+        offset = clock.sync(db.engine)
+        assert abs(offset.total_seconds()) < 1.0  # the same machine: almost none
+        clock._offset = type(offset)(0)
+
+
+def test_a_slow_down_reply_pauses_everyone_and_halves_the_rate():
+    client = redis_client()
+    namespace = f"nltest-{uuid.uuid4().hex[:10]}"
+    rate = GlobalRate(REDIS_URL, 40, namespace=namespace, pause_seconds=5)
+    other = GlobalRate(REDIS_URL, 40, namespace=namespace, pause_seconds=5)  # another worker
+    try:
+        assert is_slow_down("421 4.7.0 slow down") and is_slow_down("454 try later")
+        assert not is_slow_down("451 4.3.0 try again")
+        waits: list[float] = []
+        assert rate.wait(lambda seconds: waits.append(seconds) or False)
+        rate.slow_down()
+        rate.slow_down()  # the same burst heard twice halves once
+        assert other.current() == 20
+        assert not other.wait(lambda seconds: waits.append(seconds) or True)  # told to stop
+        assert 4.0 < waits[-1] <= 5.0, "the other worker waits out the pause"
+    finally:
+        client.delete(*client.scan_iter(f"{namespace}*"))
+
+
+def test_slots_are_spaced_evenly_across_workers():
+    client = redis_client()
+    namespace = f"nltest-{uuid.uuid4().hex[:10]}"
+    workers = [GlobalRate(REDIS_URL, 50, namespace=namespace) for _ in range(3)]
+    try:
+        waits: list[float] = []
+        for n in range(9):  # three workers asking in turn, none of them waiting
+            workers[n % 3].wait(lambda seconds: waits.append(seconds) or True)
+        # each slot is 20 ms after the one before it, whoever took it
+        gaps = [b - a for a, b in zip(waits, waits[1:], strict=False)]
+        assert all(0.010 <= gap <= 0.030 for gap in gaps), waits
+    finally:
+        client.delete(*client.scan_iter(f"{namespace}*"))
