@@ -14,7 +14,7 @@ from pathlib import Path
 from newsletter.content.frontmatter import PostError, PostProblem, normalise_text
 from newsletter.content.frontmatter import split_front_matter as split
 from newsletter.content.postfiles import read_post_bytes
-from newsletter.content.posts import _read_fields as read_fields
+from newsletter.content.posts import read_fields
 
 # A YAML mark ('in "<unicode string>", line 1, column 14') or a TOML one ('(at line 1, ...').
 _MARK = re.compile(r'(?P<yaml> in "<unicode string>",)? line (\d+), column (\d+)')
@@ -39,16 +39,7 @@ def _located_reasons(problem: PostProblem, posts_dir: Path, timezone: tzinfo) ->
         return [located(path, *front_matter_line(error.reason))]
     except OSError:
         return [problem.message]
-    reasons: list[str] = []
-
-    def read(reader, *args, default=None):
-        try:
-            return reader(*args)
-        except PostError as error:
-            reasons.append(error.reason)
-            return default
-
-    read_fields(dict(meta), path, timezone, read)
+    _, reasons = read_fields(dict(meta), path, timezone)
     if not reasons:  # a problem of the folder, not of the file alone (two files, one slug)
         return [problem.message]
     return [located(path, key_line(text, reason), reason) for reason in reasons]

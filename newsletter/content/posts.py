@@ -81,23 +81,28 @@ def parse_post(path: Path, raw: bytes, timezone: tzinfo) -> Post:
     """Turn one file's bytes into a `Post`, or raise `PostError` naming every problem in it."""
     text = normalise_text(raw, path)
     meta, body_offset = split_front_matter(text, path)
+    fields, reasons = read_fields(meta, path, timezone)
+    if reasons:
+        raise PostError(path, " ".join(reasons))
+    return Post(path=path, params=meta, body_offset=body_offset, **fields)
+
+
+def read_fields(meta: dict, path: Path, timezone: tzinfo) -> tuple[dict, list[str]]:
+    """The typed Hugo keys, and every problem found on the way: reading goes on after a bad
+    value, so the author sees all of a file's problems at once."""
     reasons: list[str] = []
 
     def read(reader, *args, default=None):
-        # Keep going after a bad value, so the author sees all of a file's problems at once.
         try:
             return reader(*args)
         except PostError as error:
             reasons.append(error.reason)
             return default
 
-    fields = _read_fields(meta, path, timezone, read)
-    if reasons:
-        raise PostError(path, " ".join(reasons))
-    return Post(path=path, params=meta, body_offset=body_offset, **fields)
+    return _typed_fields(meta, path, timezone, read), reasons
 
 
-def _read_fields(meta: dict, path: Path, timezone: tzinfo, read) -> dict:
+def _typed_fields(meta: dict, path: Path, timezone: tzinfo, read) -> dict:
     """The typed Hugo keys, popped from `meta` (what is left are the post's other params)."""
     return {
         "title": read(read_title, meta, path),
