@@ -12,6 +12,11 @@ SITE_DESCRIPTION = "An essay every week, on the web, in your feed reader and by 
 AUTHOR_NAME = "Your Name"
 AUTHOR_EMAIL = "you@example.org"
 TIMEZONE = "Europe/Berlin"
+# AUTHOR_BIO = "A sentence or two about you, under each essay and on the home page."
+# SITE_IMAGE = "/images/share.png"  # the picture a shared link shows (og:image)
+
+# Who may sign in to the desk at /desk/ (default: AUTHOR_EMAIL):
+# ADMIN_EMAILS = ["you@example.org"]
 
 # PostgreSQL instead of the default SQLite file in instance/:
 # DATABASE_URL = "postgresql+psycopg://newsletter@localhost/newsletter"
@@ -24,5 +29,8 @@ TIMEZONE = "Europe/Berlin"
 # MAIL_PASSWORD = "..."
 # MAIL_DEFAULT_SENDER = "newsletter@example.org"
 
-# Several gunicorn workers share rate limits through Redis:
+# Several server workers share rate limits through Redis:
 # RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
+
+# Sends on a task queue, delivered by `flask worker` processes (unset: `flask send` sends itself):
+# BROKER_URL = "redis://127.0.0.1:6379/1"
