@@ -13,12 +13,12 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from conftest import RecordingHandler, SMTPServer, free_port
 from e2e.live import LiveSite
 from sqlalchemy import event, select
+from timed_http import sign_up_request
 
 from newsletter.extensions import db
 from newsletter.mail.models import OutgoingMail
@@ -49,14 +49,8 @@ def site(tmp_path: Path, smtp: SMTPServer) -> Iterator[LiveSite]:
 
 def post_sign_up(port: int, address: str) -> bytes:
     """The raw answer to the sign-up form, read until the server closes the connection."""
-    body = urlencode({"email": address, "website": ""}).encode()
-    head = (
-        "POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head + body)
+        sock.sendall(sign_up_request(address))
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)

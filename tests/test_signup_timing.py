@@ -63,9 +63,6 @@ def test_the_statistics_reject_a_shift_and_accept_the_same_distribution():
     assert mann_whitney(same[:200], shifted, alternative="greater")[1] > 0.99
 
 
-# --- the sign-up, timed on the wire -------------------------------------------------------------
-
-
 # --- the site under test ----------------------------------------------------------------------
 
 

@@ -17,17 +17,22 @@ class Timing:
     closed: float
 
 
-def timed_sign_up(port: int, address: str) -> Timing:
-    """Post the sign-up form on a new connection and time its answer and its close."""
+def sign_up_request(address: str) -> bytes:
+    """The raw bytes of a same-origin sign-up form post that asks the server to close after."""
     body = urlencode({"email": address, "website": ""}).encode()
     head = (
         "POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
+    return head + body
+
+
+def timed_sign_up(port: int, address: str) -> Timing:
+    """Post the sign-up form on a new connection and time its answer and its close."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         started = time.perf_counter()
-        sock.sendall(head + body)
+        sock.sendall(sign_up_request(address))
         received = b""
         while b"\r\n\r\n" not in received:
             received += receive(sock)
