@@ -79,8 +79,13 @@ class LazyView:
         return self.view(*args, **kwargs)
 
 
-for endpoint, (methods, rule, target) in ROUTES.items():
-    view = LazyView(f"newsletter.desk.{target}")
-    if endpoint in CSRF_EXEMPT:
-        csrf.exempt(view)
-    bp.add_url_rule(rule, endpoint, view, methods=methods.split())
+def add_rules() -> None:
+    """Put every desk URL on the blueprint (once: app.py registers it on each app it builds)."""
+    for endpoint, (methods, rule, target) in ROUTES.items():
+        view = LazyView(f"newsletter.desk.{target}")
+        if endpoint in CSRF_EXEMPT:
+            csrf.exempt(view)
+        bp.add_url_rule(rule, endpoint, view, methods=methods.split())
+
+
+add_rules()
