@@ -8,7 +8,7 @@ import secrets
 import threading
 import weakref
 
-from flask import Flask, current_app
+from flask import Flask, Response, after_this_request, current_app, has_request_context
 
 from newsletter.mail import outgoing
 
@@ -120,5 +120,16 @@ def courier(app: Flask | None = None) -> Courier:
 
 
 def wake() -> None:
-    """Tell this process's delivery thread that a row was committed."""
-    courier().wake()
+    """Tell this process's delivery thread that a row was committed. Inside a request, once
+    the response has been sent (its WSGI close): the thread's work on the mail must not
+    compete with the very page that queued it, or a new address (whose sign-up queues a mail)
+    would answer later than a known one (tests/test_signup_timing.py)."""
+    if not has_request_context():
+        courier().wake()
+        return
+    waking = courier()
+
+    @after_this_request
+    def wake_once_sent(response: Response) -> Response:
+        response.call_on_close(waking.wake)
+        return response
