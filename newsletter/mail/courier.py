@@ -8,7 +8,7 @@ import secrets
 import threading
 import weakref
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, after_this_request, current_app, has_request_context
 
 from newsletter.mail import outgoing
 
@@ -62,7 +62,7 @@ class Courier:
         """Start the thread once the first response of this process has been sent (its WSGI
         close): the thread picks up rows a previous process left queued or claimed (a crash
         loses nothing), and its first pass (a query, SQLAlchemy's ORM set up) must not
-        compete with the first page for the CPU. A sign-up's `wake()` starts it at once."""
+        compete with the first page for the CPU. A `wake()` (a sign-up's) starts it too."""
         if self.pid != os.getpid() or self.thread is None:
             response.call_on_close(self.ensure_started)
         return response
@@ -127,5 +127,16 @@ def courier(app: Flask | None = None) -> Courier:
 
 
 def wake() -> None:
-    """Tell this process's delivery thread that a row was committed."""
-    courier().wake()
+    """Tell this process's delivery thread that a row was committed. Inside a request, once
+    the response has been sent (its WSGI close): the thread's work on the mail must not
+    compete with the very page that queued it, or a new address (whose sign-up queues a mail)
+    would answer later than a known one (tests/test_signup_timing.py)."""
+    if not has_request_context():
+        courier().wake()
+        return
+    waking = courier()
+
+    @after_this_request
+    def wake_once_sent(response: Response) -> Response:
+        response.call_on_close(waking.wake)
+        return response
