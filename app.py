@@ -18,9 +18,10 @@ from newsletter.mail import models as _mail_models  # noqa: F401  (registers the
 from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
 from newsletter.web import health, pagecache, pages, security, signup
 
-# The sending stack's tables: imported when the schema is created or migrated, never by a web
-# worker (tests/test_page_worker.py).
-db.deferred_tables = ("newsletter.sending.models",)
+# The sending stack's tables and the desk's: imported when the schema is created or migrated
+# (and by the code that reads them), never by a worker that serves pages
+# (tests/test_page_worker.py).
+db.deferred_tables = ("newsletter.sending.models", "newsletter.desk.models")
 
 
 def init_page_cache(app: Flask) -> None:
@@ -66,7 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(signup.bp)
     app.register_blueprint(health.bp)
     desk.init_app(app)
-    cli.init_app(app, extra={"db": lambda: migrations_command(app)})  # imported when run
+    commands = {"db": lambda: migrations_command(app), "desk": cli.import_command(desk.COMMANDS)}
+    cli.init_app(app, extra=commands)  # each imported when it runs
     app.wsgi_app = wsgi_chain(app)
     return app
 

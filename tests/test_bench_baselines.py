@@ -18,7 +18,11 @@ from tests.conftest import csrf_token_from
 def test_the_no_database_reference_answers_sign_ups_like_the_app_and_stores_nothing(
     app, config, monkeypatch
 ):
-    for module, name in ((subscriptions, "record_signup"), (outgoing, "enqueue"), (courier, "wake")):
+    for module, name in (
+        (subscriptions, "record_signup"),
+        (outgoing, "enqueue"),
+        (courier, "wake"),
+    ):
         monkeypatch.setattr(module, name, getattr(module, name))  # put back after the test
     reference = create_app_without_writes(config).test_client()
     for number in range(3):  # the first sign-up of a process starts its mail thread

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from newsletter.columns import utcnow
 from newsletter.extensions import db
 from newsletter.mail import outgoing
+from newsletter.mail.courier import courier
 from newsletter.mail.messages import MailNotSent
 from newsletter.mail.models import OutgoingMail
 from newsletter.subscribers import roster, subscriptions
@@ -128,6 +129,20 @@ def test_rows_a_dead_process_left_are_sent_by_the_next_one(app, client, smtp_ser
     assert client.get("/").status_code == 200  # the first request starts the thread
     arrived = smtp_server.handler.wait_for(2)
     assert {str(m["To"]) for m in arrived} == {"queued@example.org", "claimed@example.org"}
+
+
+@pytest.mark.database
+def test_the_first_page_is_sent_before_the_thread_starts_then_it_sends_what_was_left(
+    app, smtp_server
+):
+    queue_confirmation(app, "left@example.org")  # left by a previous process
+    client = app.test_client()  # not closing its responses: the server is still sending
+    first = client.get("/", buffered=False)
+    assert first.status_code == 200
+    assert courier(app).thread is None  # no query, no ORM set-up beside the first page
+    first.close()  # sent: the server closes the response, as WSGI servers do
+    arrived = smtp_server.handler.wait_for(1)
+    assert [str(m["To"]) for m in arrived] == ["left@example.org"]
 
 
 def timed(call) -> float:

@@ -1,6 +1,6 @@
 """A worker that serves pages and feeds imports only what pages need: no Alembic, no sending
-stack, no CLI modules. Each check runs in a fresh interpreter, since this one has imported
-everything by now."""
+stack, no CLI modules, none of the desk's views or tables. Each check runs in a fresh
+interpreter, since this one has imported everything by now."""
 
 from __future__ import annotations
 
@@ -13,16 +13,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Never in a page worker: migrations, the send pool and ledger, the author's commands.
-# The desk reads the ledger tables (newsletter.sending.models); the rest of the stack stays out.
+# What a page worker imports of the desk: its blueprint, the admins' list and the table of its
+# URLs; every view, table and query behind them is imported on a desk request's first use.
+DESK_AT_START = {"__init__", "admins", "blueprint", "views"}
+DESK_ON_FIRST_USE = tuple(
+    f"newsletter.desk.{path.stem}"
+    for path in sorted((ROOT / "newsletter" / "desk").glob("*.py"))
+    if path.stem not in DESK_AT_START
+)
+# Never in a page worker: migrations, the whole sending stack, the author's commands, the
+# desk's views, tables and passkeys (webauthn).
 NOT_IN_A_PAGE_WORKER = (
     "alembic",
     "flask_migrate",
-    "newsletter.sending.mailing",
-    "newsletter.sending.pool",
-    "newsletter.sending.delivery",
-    "newsletter.sending.ledger",
+    "newsletter.sending",
     "newsletter.cli.send",
+    "webauthn",
+    *DESK_ON_FIRST_USE,
 )
 
 WORKER = """
@@ -30,7 +37,7 @@ import json, sys
 import app
 application = app.create_app({test_config})
 client = application.test_client()
-statuses = [client.get(path).status_code for path in sys.argv[1:]]
+statuses = [client.get(path, buffered=True).status_code for path in sys.argv[1:]]  # closed
 print(json.dumps({{"statuses": statuses, "modules": sorted(sys.modules)}}))
 """
 
@@ -90,6 +97,14 @@ def test_pages_and_feeds_together_still_leave_them_out(tmp_path):
     worker = serve_in_a_fresh_worker(tmp_path, paths, testing=False)
     assert worker["statuses"] == [200] * len(paths)
     assert [name for name in NOT_IN_A_PAGE_WORKER if loaded(worker["modules"], name)] == []
+
+
+def test_the_first_desk_request_imports_the_desk_it_needs(tmp_path):
+    worker = serve_in_a_fresh_worker(tmp_path, ["/", "/desk/sign-in"], testing=False)
+    assert worker["statuses"] == [200, 200]
+    assert loaded(worker["modules"], "newsletter.desk.auth_views")
+    assert loaded(worker["modules"], "newsletter.desk.models")  # through the sign-in rules
+    assert not loaded(worker["modules"], "webauthn")  # passkeys wait for a passkey request
 
 
 def test_every_command_is_listed_and_loads_when_it_runs(app, runner):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,18 +139,21 @@ def subscribers_add(email: str, confirmed: bool) -> None:
 @click.argument("email")
 def subscribers_remove(email: str) -> None:
     """Unsubscribe an address (kept as unsubscribed, so an import cannot add it back)."""
-    with _list_errors():
-        roster.remove(email)
-    click.echo(f"{email}: unsubscribed.")
+    _apply(roster.remove, email, "unsubscribed")
 
 
 @subscribers_cli.command("forget")
 @click.argument("email")
 def subscribers_forget(email: str) -> None:
     """Erase an address and everything stored about it (a GDPR erasure request)."""
+    _apply(roster.forget, email, "erased, with its consent record and delivery history")
+
+
+def _apply(rule: Callable[[str], object], email: str, outcome: str) -> None:
+    """Apply one roster rule to an address, then say what became of it."""
     with _list_errors():
-        roster.forget(email)
-    click.echo(f"{email}: erased, with its consent record and delivery history.")
+        rule(email)
+    click.echo(f"{email}: {outcome}.")
 
 
 @subscribers_cli.command("import")

@@ -6,7 +6,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from newsletter.desk import signin
-from newsletter.desk.blueprint import bp, sign_in, sign_out
+from newsletter.desk.blueprint import sign_in, sign_out
 from newsletter.desk.forms import AddressForm, ButtonForm
 from newsletter.extensions import limiter
 
@@ -16,7 +16,6 @@ def sign_in_rate_limit() -> str:
     return current_app.config["DESK_SIGN_IN_RATE_LIMIT"]
 
 
-@bp.get("/sign-in", endpoint="sign_in")
 def sign_in_page():
     """The sign-in page: an address for a mailed link, or a passkey."""
     if current_user.is_authenticated:
@@ -25,7 +24,6 @@ def sign_in_page():
     return render_template("desk/sign_in.html", form=AddressForm(), expired=expired)
 
 
-@bp.post("/sign-in")
 @limiter.limit(sign_in_rate_limit)
 def sign_in_post():
     """Mail a link to an admin address; the page says the same for any address."""
@@ -36,7 +34,6 @@ def sign_in_post():
     return render_template("desk/check_inbox.html", email=form.email.data)
 
 
-@bp.get("/sign-in/<token>")
 def sign_in_link(token: str):
     """A mailed link opens a button, never signs in by itself (mail scanners open links)."""
     try:
@@ -46,7 +43,6 @@ def sign_in_link(token: str):
     return render_template("desk/sign_in_link.html", form=ButtonForm(), token=token)
 
 
-@bp.post("/sign-in/<token>")
 def sign_in_link_post(token: str):
     """Spend the link and start the session."""
     if not ButtonForm().validate_on_submit():
@@ -65,7 +61,6 @@ def refused(error: signin.LinkRefused):
     return page, 400
 
 
-@bp.post("/sign-out")
 def sign_out_post():
     """End the session and show the sign-in page."""
     if ButtonForm().validate_on_submit():

@@ -1,4 +1,7 @@
-"""The desk's blueprint and what guards every page of it: sign-in, expiry, no caching, origin."""
+"""The desk's blueprint and what guards every page of it: sign-in, expiry, no caching, origin.
+
+A page worker imports this module (Flask-Login and the admins' list), never the views behind it
+(views.py registers them to be imported on first use)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from newsletter.desk.commands import desk_cli
-from newsletter.desk.signin import Admin, is_admin
+from newsletter.desk.admins import Admin, is_admin
 
 bp = Blueprint(
     "desk", __name__, url_prefix="/desk", static_folder="static", static_url_path="/static"
@@ -44,7 +46,6 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.register_blueprint(bp)
-    app.cli.add_command(desk_cli)
 
 
 def sign_in(admin: Admin) -> None:

@@ -1,7 +1,7 @@
 """`flask desk link`: a sign-in link for the desk, printed, for the day mail does not work.
 
-Registered by the desk itself (`blueprint.init_app`): the layout keeps cli/ and desk/ side by
-side on top, so neither imports the other."""
+Registered by app.py as a lazy command like the others (the layout keeps cli/ and desk/ side
+by side on top, so neither imports the other): a web worker never imports it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from newsletter.desk import signin
+from newsletter.desk.admins import admin_emails
 
 desk_cli = AppGroup("desk", help="The author's web desk at /desk/.")
 
@@ -17,7 +18,7 @@ desk_cli = AppGroup("desk", help="The author's web desk at /desk/.")
 @click.option("--email", "address", metavar="ADDRESS", help="Which of ADMIN_EMAILS signs in.")
 def desk_link(address: str | None) -> None:
     """Print a one-time sign-in link (the URL alone on one line); it works for 15 minutes."""
-    admins = signin.admin_emails()
+    admins = admin_emails()
     if address is None and len(admins) > 1:
         raise click.UsageError(f"ADMIN_EMAILS has {len(admins)} addresses: add --email ADDRESS.")
     try:

@@ -6,7 +6,6 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user
 
 from newsletter.desk import essays, queries, sends
-from newsletter.desk.blueprint import bp
 from newsletter.desk.forms import ButtonForm, ConfirmForm
 
 # The email's own page inside the sandboxed frame: its inline styles and images, no script,
@@ -25,14 +24,12 @@ def post_or_404(slug: str):
     return post
 
 
-@bp.get("/essays", endpoint="essays")
 def essays_list():
     """Every post file with its state and its send's state; broken files with reasons."""
     rows, problems = essays.essays()
     return render_template("desk/essays.html", rows=rows, problems=problems)
 
 
-@bp.get("/essays/<slug>")
 def essay(slug: str):
     """One essay: its email at phone and desktop widths, test send, send and its progress."""
     post = post_or_404(slug)
@@ -50,7 +47,6 @@ def essay(slug: str):
     )
 
 
-@bp.get("/essays/<slug>/email.html")
 def essay_email(slug: str):
     """The HTML part alone, for the sandboxed preview frame."""
     response = Response(essays.preview(post_or_404(slug)).html, mimetype="text/html")
@@ -59,7 +55,6 @@ def essay_email(slug: str):
     return response
 
 
-@bp.post("/essays/<slug>/test")
 def essay_test(slug: str):
     """Mail one proof, marked [TEST], to the signed-in author; no record changes."""
     post_or_404(slug)
@@ -72,7 +67,6 @@ def essay_test(slug: str):
     return redirect(url_for("desk.essay", slug=slug), 303)
 
 
-@bp.get("/essays/<slug>/send")
 def essay_send_confirm(slug: str):
     """The confirmation: the title and the number of readers, then one button."""
     post_or_404(slug)
@@ -85,7 +79,6 @@ def essay_send_confirm(slug: str):
     return render_template("desk/send_confirm.html", plan=plan, form=form)
 
 
-@bp.post("/essays/<slug>/send")
 def essay_send(slug: str):
     """Start the send in the background, if the count is still the one confirmed."""
     post_or_404(slug)
@@ -103,7 +96,6 @@ def essay_send(slug: str):
     return redirect(url_for("desk.essay", slug=slug), 303)
 
 
-@bp.post("/essays/<slug>/resume")
 def essay_resume(slug: str):
     """Continue a send that stopped: readers who have no message yet get one."""
     post_or_404(slug)

@@ -9,12 +9,10 @@ from collections.abc import Iterator
 from flask import Response, abort, render_template, stream_with_context
 
 from newsletter.desk import essays, queries
-from newsletter.desk.blueprint import bp
 
 HISTORY_COLUMNS = ("email", "status", "attempts", "sent_at", "updated_at", "reply", "bounced_at")
 
 
-@bp.get("/essays/<slug>/history")
 def history(slug: str):
     """Started, finished, sent, failed with the servers' replies, bounced, uncertain."""
     row = queries.mailing_for(slug)
@@ -25,7 +23,6 @@ def history(slug: str):
     return render_template("desk/history.html", slug=slug, summary=summary, problems=problems)
 
 
-@bp.get("/essays/<slug>/history.csv")
 def history_csv(slug: str):
     """Every ledger row of the essay, as a spreadsheet opens it."""
     if queries.mailing_for(slug) is None:

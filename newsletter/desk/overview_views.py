@@ -6,11 +6,9 @@ from flask import render_template
 
 from newsletter.content.library import get_library
 from newsletter.desk import chart, queries
-from newsletter.desk.blueprint import bp
 from newsletter.subscribers import roster
 
 
-@bp.get("/")
 def overview():
     """Counts by status, the growth chart with its table, the latest sends, broken posts."""
     series = queries.growth(queries.daily_changes())

@@ -6,7 +6,7 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 from flask_login import current_user
 
 from newsletter.desk import passkeys as keys
-from newsletter.desk.blueprint import bp, sign_in
+from newsletter.desk.blueprint import sign_in
 from newsletter.desk.forms import ButtonForm, PasskeyNameForm
 
 
@@ -14,7 +14,6 @@ def _json(body: str) -> Response:
     return Response(body, mimetype="application/json")
 
 
-@bp.get("/passkeys")
 def passkeys():
     """The admin's passkeys, and a button to register one on this device."""
     return render_template(
@@ -25,13 +24,11 @@ def passkeys():
     )
 
 
-@bp.post("/passkeys/options")
 def passkey_options():
     """Options for registering a passkey (JSON for navigator.credentials.create())."""
     return _json(keys.registration_options(current_user))
 
 
-@bp.post("/passkeys")
 def passkey_register():
     """Keep the passkey the browser created."""
     try:
@@ -43,7 +40,6 @@ def passkey_register():
     return jsonify(ok=True, next=url_for("desk.passkeys"))
 
 
-@bp.post("/passkeys/<int:key_id>/remove")
 def passkey_remove(key_id: int):
     """Forget one passkey."""
     keys.remove(current_user, key_id)
@@ -51,13 +47,11 @@ def passkey_remove(key_id: int):
     return redirect(url_for("desk.passkeys"), 303)
 
 
-@bp.post("/sign-in/passkey/options")
 def passkey_sign_in_options():
     """Options for signing in with a passkey (JSON for navigator.credentials.get())."""
     return _json(keys.sign_in_options())
 
 
-@bp.post("/sign-in/passkey")
 def passkey_sign_in():
     """Sign in with the passkey that answered."""
     try:

@@ -26,8 +26,8 @@ from webauthn.helpers.structs import (
 )
 
 from newsletter.columns import utcnow
+from newsletter.desk.admins import Admin, is_admin
 from newsletter.desk.models import Passkey
-from newsletter.desk.signin import Admin, is_admin
 from newsletter.extensions import db
 
 CHALLENGE = "desk_passkey_challenge"

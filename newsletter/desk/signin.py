@@ -1,4 +1,5 @@
-"""Signing in to the desk, without HTTP: who is an admin, one-time mailed links, and their use.
+"""Signing in to the desk, without HTTP: one-time mailed links, and their use (who is an admin:
+admins.py).
 
 A link carries a random secret, signed and timed by itsdangerous, so a changed or expired link
 is told apart from a used one; the table keeps only a hash of the secret and when it was used,
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import update
 
 from newsletter.columns import utcnow
+from newsletter.desk.admins import Admin, is_admin
 from newsletter.desk.models import SignInLink
 from newsletter.extensions import db
 from newsletter.links import site_url
@@ -26,30 +27,6 @@ SALT = "desk-sign-in"
 
 class LinkRefused(ValueError):
     """A sign-in link that does not sign in; the message is a sentence for the page."""
-
-
-@dataclass(frozen=True)
-class Admin:
-    """The signed-in author, as Flask-Login wants a user: an address from ADMIN_EMAILS."""
-
-    email: str
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_anonymous: bool = False
-
-    def get_id(self) -> str:
-        """The id Flask-Login keeps in the session."""
-        return self.email
-
-
-def admin_emails() -> tuple[str, ...]:
-    """Who may sign in (the config layer lower-cases them and falls back to AUTHOR_EMAIL)."""
-    return tuple(current_app.config["ADMIN_EMAILS"])
-
-
-def is_admin(address: str | None) -> bool:
-    """True for an address listed in ADMIN_EMAILS, compared without case."""
-    return bool(address) and address.strip().lower() in admin_emails()
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from newsletter.desk.blueprint import bp
 from newsletter.desk.essay_views import PREVIEW_POLICY
 from newsletter.desk.forms import ButtonForm
 from newsletter.mail.messages import MailNotSent
@@ -19,7 +18,6 @@ def _render(part: str) -> str:
     return render_template(f"email/welcome.{part}", **context)
 
 
-@bp.get("/welcome")
 def welcome():
     """The welcome email as a new reader gets it, and whether it is sent."""
     return render_template(
@@ -30,7 +28,6 @@ def welcome():
     )
 
 
-@bp.get("/welcome/email.html")
 def welcome_email():
     """The HTML part alone, for the sandboxed preview frame."""
     response = Response(_render("html"), mimetype="text/html")
@@ -39,7 +36,6 @@ def welcome_email():
     return response
 
 
-@bp.post("/welcome/test")
 def welcome_test():
     """Mail the welcome email to the signed-in author."""
     try:

@@ -41,7 +41,7 @@ class Courier:
             self.asked += 1
             self.changed.notify_all()
 
-    def ensure_started(self) -> None:  # also a before_request hook: returns None
+    def ensure_started(self) -> None:
         """Start the thread once per process; a forked child inherits no thread, so a new pid
         means a new thread (and new locks: one held at fork time would stay held)."""
         if self.pid == os.getpid() and self.thread is not None:
@@ -57,6 +57,15 @@ class Courier:
             self.pid = os.getpid()
             self.thread.start()
             _STARTED.add(self)
+
+    def start_after(self, response: Response) -> Response:  # an after_request hook
+        """Start the thread once the first response of this process has been sent (its WSGI
+        close): the thread picks up rows a previous process left queued or claimed (a crash
+        loses nothing), and its first pass (a query, SQLAlchemy's ORM set up) must not
+        compete with the first page for the CPU. A `wake()` (a sign-up's) starts it too."""
+        if self.pid != os.getpid() or self.thread is None:
+            response.call_on_close(self.ensure_started)
+        return response
 
     def _run(self) -> None:
         """Deliver what is due (rows a previous process left too), then sleep until woken or
@@ -100,11 +109,9 @@ class Courier:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its courier; no thread starts until a mail is queued."""
+    """Give the app its courier, whose thread starts once the first response is sent."""
     app.extensions["courier"] = Courier(app)
-    # The first request of a process starts its thread, which picks up rows a previous
-    # process left queued or claimed (a crash loses nothing).
-    app.before_request(app.extensions["courier"].ensure_started)
+    app.after_request(app.extensions["courier"].start_after)
 
 
 def stop_all(timeout: float = 20.0) -> None:

@@ -32,12 +32,9 @@ from sqlalchemy import (
 )
 
 from newsletter.sending import clock
-from newsletter.sending.models import Delivery, DeliveryStatus, Mailing, MailingStatus
-from newsletter.subscribers.models import Subscriber, SubscriberStatus
-
-deliveries = Delivery.__table__
-subscribers = Subscriber.__table__
-mailings = Mailing.__table__
+from newsletter.sending.models import DeliveryStatus, MailingStatus
+from newsletter.sending.tables import deliveries, mailings, subscribers
+from newsletter.subscribers.models import SubscriberStatus
 
 
 @dataclass(frozen=True)

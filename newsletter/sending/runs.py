@@ -19,13 +19,10 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from newsletter.mail.essay import EssayEmail
 from newsletter.sending import clock, ledger
-from newsletter.sending.ledger import deliveries, subscribers
-from newsletter.sending.models import DeliveryStatus, SendBatch, SendRun
+from newsletter.sending.models import DeliveryStatus
 from newsletter.sending.pool import SendReport
+from newsletter.sending.tables import batches, deliveries, runs, subscribers
 from newsletter.subscribers.models import SubscriberStatus
-
-runs = SendRun.__table__
-batches = SendBatch.__table__
 
 
 @dataclass(frozen=True)

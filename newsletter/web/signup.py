@@ -4,6 +4,7 @@ subscribers.py."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -14,6 +15,7 @@ from newsletter.content.library import current_posts
 from newsletter.extensions import csrf, db, limiter
 from newsletter.links import post_url
 from newsletter.subscribers import subscriptions
+from newsletter.subscribers.models import Subscriber
 from newsletter.subscribers.tokens import InvalidToken
 from newsletter.web.forms import SubscribeForm
 from newsletter.web.security import is_same_origin_post
@@ -95,11 +97,16 @@ def subscribe_post():
 @bp.get("/confirm/<token>")
 def confirm(token: str):
     """One button that confirms: mail scanners open links, so GET and HEAD change nothing."""
+    return button_page(subscriptions.confirmable, token, "signup/confirm.html")
+
+
+def button_page(find: Callable[[str], Subscriber | None], token: str, template: str):
+    """The page a mailed link opens: whose link it is and one button, or why it does not work."""
     try:
-        subscriber = subscriptions.confirmable(token)
+        subscriber = find(token)
     except InvalidToken as error:
         return bad_link(error)
-    return render_template("signup/confirm.html", subscriber=subscriber, token=token)
+    return render_template(template, subscriber=subscriber, token=token)
 
 
 @bp.post("/confirm/<token>")
@@ -118,11 +125,7 @@ def confirm_post(token: str):
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token: str):
     """Ask before unsubscribing: mail scanners open links, so a GET never changes anything."""
-    try:
-        subscriber = subscriptions.unsubscriber(token)
-    except InvalidToken as error:
-        return bad_link(error)
-    return render_template("signup/unsubscribe.html", subscriber=subscriber, token=token)
+    return button_page(subscriptions.unsubscriber, token, "signup/unsubscribe.html")
 
 
 @bp.post("/unsubscribe/<token>")
