@@ -22,9 +22,12 @@ DESK_ON_FIRST_USE = tuple(
     if path.stem not in DESK_AT_START
 )
 # Never in a page worker: migrations, the whole sending stack, the author's commands, the
-# desk's views, tables and passkeys (webauthn).
+# desk's views, tables and passkeys (webauthn), the address checker and PostgreSQL's dialect
+# (on SQLite) that only a sign-up needs.
 NOT_IN_A_PAGE_WORKER = (
     "alembic",
+    "email_validator",
+    "sqlalchemy.dialects.postgresql",
     "flask_migrate",
     "newsletter.sending",
     "newsletter.cli.send",

@@ -7,11 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import bindparam, case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from newsletter.columns import utcnow
 from newsletter.extensions import db
@@ -55,15 +52,7 @@ def normalise_address(raw: str) -> str:
         raise InvalidAddress("This address contains a line break or a control character.")
     if address.count("@") != 1:
         raise InvalidAddress("An email address has exactly one @, as in name@example.org.")
-    try:
-        result = validate_email(
-            address,
-            check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"]),
-            # A non-ASCII mailbox name needs SMTPUTF8, which most servers and Flask-Mail lack.
-            allow_smtputf8=False,
-        )
-    except EmailNotValidError as error:
-        raise InvalidAddress(f"This is not a valid email address: {error}") from None
+    result = _validated(address)
     if len(result.local_part) > MAX_LOCAL_PART_LENGTH:
         raise InvalidAddress(
             "The part before the @ is longer than 64 characters, more than mail servers "
@@ -73,6 +62,22 @@ def normalise_address(raw: str) -> str:
     if len(normalised) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("This address is longer than 254 characters; check it and retry.")
     return normalised
+
+
+def _validated(address: str):
+    """email-validator's verdict on an address, as a sentence for the form when it says no."""
+    # Imported here: a worker that only serves pages never loads it (bench/startup.py).
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(
+            address,
+            check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"]),
+            # A non-ASCII mailbox name needs SMTPUTF8, which most servers and Flask-Mail lack.
+            allow_smtputf8=False,
+        )
+    except EmailNotValidError as error:
+        raise InvalidAddress(f"This is not a valid email address: {error}") from None
 
 
 def find(address: str) -> Subscriber | None:
@@ -158,7 +163,10 @@ def _upsert_signup(dialect: str):
     """The sign-up's one statement in the database's dialect, built once (building it cost a
     sign-up more than running it): its values are bound parameters, named as in
     `record_signup`."""
-    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    if dialect == "postgresql":  # imported here: a page worker loads neither dialect's extras
+        from sqlalchemy.dialects.postgresql import insert as insert_for
+    else:
+        from sqlalchemy.dialects.sqlite import insert as insert_for
     insert = insert_for(Subscriber.__table__).values(
         email=bindparam("email"), status=SubscriberStatus.PENDING, created_at=bindparam("now"),
         confirmation_sent_at=bindparam("now"), **{name: bindparam(name) for name in CONSENT},
