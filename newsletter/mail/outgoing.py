@@ -9,13 +9,14 @@ enqueues, because granian forks its workers before they build the app.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
 from newsletter.columns import utcnow
 from newsletter.extensions import db
@@ -47,16 +48,20 @@ def enqueue(kind: str, subscriber_id: int, email: str, *, skip: bool = False) ->
     same statement, so a request that sends nothing costs what one that sends does."""
     now = utcnow()
     db.session.execute(
-        insert(OutgoingMail.__table__).values(
-            kind=kind,
-            subscriber_id=subscriber_id,
-            email=email,
-            status=OutgoingStatus.SKIPPED if skip else OutgoingStatus.QUEUED,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+        _INSERT,
+        {
+            "kind": kind,
+            "subscriber_id": subscriber_id,
+            "email": email,
+            "status": OutgoingStatus.SKIPPED if skip else OutgoingStatus.QUEUED,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
+
+
+_INSERT = insert(OutgoingMail.__table__)  # built once: building it cost more than running it
 
 
 def lease() -> timedelta:
@@ -64,41 +69,51 @@ def lease() -> timedelta:
     return timedelta(seconds=max(300.0, 4 * float(current_app.config["SEND_TIMEOUT"])))
 
 
-def _claimable(now):
+def _claimable():
     """Rows due now: queued and due, or claimed by a process that died (lease expired)."""
     return or_(
-        (OutgoingMail.status == OutgoingStatus.QUEUED) & (OutgoingMail.next_attempt_at <= now),
-        (OutgoingMail.status == OutgoingStatus.SENDING) & (OutgoingMail.claimed_at < now - lease()),
+        (_ROWS.c.status == OutgoingStatus.QUEUED) & (_ROWS.c.next_attempt_at <= bindparam("now")),
+        (_ROWS.c.status == OutgoingStatus.SENDING)
+        & (_ROWS.c.claimed_at < bindparam("expired", type_=_ROWS.c.claimed_at.type)),
     )
 
 
-def claim_next(token: str) -> OutgoingMail | None:
+_ROWS = OutgoingMail.__table__
+# Built once, with the moment and the token as parameters: building them cost the courier
+# more than running them.
+_NEXT_DUE = select(_ROWS.c.id).where(_claimable()).order_by(_ROWS.c.id).limit(1)
+_CLAIM = (
+    update(_ROWS)
+    .where(_ROWS.c.id == bindparam("candidate"), _claimable())
+    .values(
+        status=OutgoingStatus.SENDING,
+        claimed_by=bindparam("token"),
+        claimed_at=bindparam("now"),
+        attempts=_ROWS.c.attempts + 1,
+    )
+    .returning(_ROWS.c.id, _ROWS.c.kind, _ROWS.c.subscriber_id, _ROWS.c.email, _ROWS.c.attempts)
+)
+
+
+def claim_next(token: str) -> Row | None:
     """Claim one due row for `token` with a conditional UPDATE, so two processes never both
-    win it; None when nothing is due."""
+    win it; the claimed row (id, kind, subscriber_id, email, attempts), or None when nothing
+    is due."""
     while True:
         now = utcnow()
-        candidate = db.session.execute(
-            select(OutgoingMail.id).where(_claimable(now)).order_by(OutgoingMail.id).limit(1)
-        ).scalar_one_or_none()
+        moment = {"now": now, "expired": now - lease()}
+        candidate = db.session.execute(_NEXT_DUE, moment).scalar_one_or_none()
         if candidate is None:
             db.session.commit()
             return None
-        won = db.session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id == candidate, _claimable(now))
-            .values(
-                status=OutgoingStatus.SENDING,
-                claimed_by=token,
-                claimed_at=now,
-                attempts=OutgoingMail.attempts + 1,
-            )
-        )
+        won = db.session.execute(_CLAIM, {**moment, "candidate": candidate, "token": token})
+        row = won.one_or_none()
         db.session.commit()
-        if won.rowcount == 1:
-            return db.session.get(OutgoingMail, candidate, populate_existing=True)
+        if row is not None:
+            return row
 
 
-def deliver_row(row: OutgoingMail, token: str) -> str:
+def deliver_row(row: Row, token: str) -> str:
     """Send one claimed row and settle it: sent, queued again with backoff, or failed."""
     row_id, kind, subscriber_id, email, attempts = (
         row.id, row.kind, row.subscriber_id, row.email, row.attempts
@@ -139,12 +154,20 @@ def _failed(row_id, kind, subscriber_id, attempts, token, reason, temporary) -> 
 
 def _settle(row_id: int, token: str, **values) -> None:
     """Write a row's outcome, only if this process still holds its claim."""
-    db.session.execute(
-        update(OutgoingMail)
-        .where(OutgoingMail.id == row_id, OutgoingMail.claimed_by == token)
-        .values(claimed_by=None, **values)
-    )
+    statement = _settle_statement(tuple(sorted(values)))
+    params = {f"new_{name}": value for name, value in values.items()}
+    db.session.execute(statement, {**params, "row_id": row_id, "token": token})
     db.session.commit()
+
+
+@functools.cache
+def _settle_statement(names: tuple[str, ...]):
+    """The UPDATE that writes these columns of a claimed row, built once per set of columns."""
+    return (
+        update(_ROWS)
+        .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.claimed_by == bindparam("token"))
+        .values(claimed_by=None, **{name: bindparam(f"new_{name}") for name in names})
+    )
 
 
 def drain(token: str) -> float | None:
@@ -157,16 +180,8 @@ def drain(token: str) -> float | None:
 def seconds_to_next() -> float | None:
     """When the loop must look again: the next retry, or the lease of a claim to take back."""
     now = utcnow()
-    retry = db.session.execute(
-        select(func.min(OutgoingMail.next_attempt_at)).where(
-            OutgoingMail.status == OutgoingStatus.QUEUED
-        )
-    ).scalar()
-    claimed = db.session.execute(
-        select(func.min(OutgoingMail.claimed_at)).where(
-            OutgoingMail.status == OutgoingStatus.SENDING
-        )
-    ).scalar()
+    retry = db.session.execute(_NEXT_RETRY).scalar()
+    claimed = db.session.execute(_OLDEST_CLAIM).scalar()
     db.session.commit()
     moments = [retry] if retry else []
     if claimed:
@@ -174,3 +189,9 @@ def seconds_to_next() -> float | None:
     if not moments:
         return None
     return max(0.05, (min(moments) - now).total_seconds())
+
+
+_NEXT_RETRY = select(func.min(_ROWS.c.next_attempt_at)).where(
+    _ROWS.c.status == OutgoingStatus.QUEUED
+)
+_OLDEST_CLAIM = select(func.min(_ROWS.c.claimed_at)).where(_ROWS.c.status == OutgoingStatus.SENDING)

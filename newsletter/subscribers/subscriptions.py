@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -129,12 +130,16 @@ def record_signup(address: str, *, source: str, ip: str | None, user_agent: str 
     come later. A new or returning address, or a pending one not mailed within
     CONFIRM_RESEND_MINUTES, claims its confirmation mail in the same write."""
     now = utcnow()
-    consent = {
+    resend = timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
+    values = {
+        "email": address,
+        "now": now,
+        "cutoff": now - resend,
         "source": source,
         "signup_ip": _clip(ip, 45),
         "signup_user_agent": _clip(user_agent, 512),
     }
-    row = db.session.execute(_upsert_signup(address, now, consent)).one()
+    row = db.session.execute(_upsert_signup(db.session.get_bind().dialect.name), values).one()
     claimed = row.confirmation_sent_at == now  # the row holds this sign-up's claim
     if row.created_at == now:
         outcome = "new"
@@ -145,39 +150,45 @@ def record_signup(address: str, *, source: str, ip: str | None, user_agent: str 
     return Signup(row.id, row.email, outcome, claimed=claimed)
 
 
-def _upsert_signup(address: str, now: datetime, consent: dict):
-    """The sign-up's one statement, in the database's dialect, answering what `record_signup`
-    needs to know."""
-    dialect = db.session.get_bind().dialect.name
+CONSENT = ("source", "signup_ip", "signup_user_agent")  # recorded with each sign-up
+
+
+@functools.cache
+def _upsert_signup(dialect: str):
+    """The sign-up's one statement in the database's dialect, built once (building it cost a
+    sign-up more than running it): its values are bound parameters, named as in
+    `record_signup`."""
     insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
     insert = insert_for(Subscriber.__table__).values(
-        email=address, status=SubscriberStatus.PENDING, created_at=now,
-        confirmation_sent_at=now, **consent,
+        email=bindparam("email"), status=SubscriberStatus.PENDING, created_at=bindparam("now"),
+        confirmation_sent_at=bindparam("now"), **{name: bindparam(name) for name in CONSENT},
     )  # fmt: skip
     return insert.on_conflict_do_update(
         index_elements=[func.lower(Subscriber.email)],  # the unique index on the address
-        set_=_signup_again(insert.excluded, now, consent),
+        set_=_signup_again(insert.excluded),
     ).returning(
         Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.created_at,
         Subscriber.confirmation_sent_at, Subscriber.unsubscribed_at, Subscriber.bounced_at,
     )  # fmt: skip
 
 
-def _signup_again(excluded, now: datetime, consent: dict) -> dict:
+def _signup_again(excluded) -> dict:
     """What a known address's sign-up changes; every expression reads the row as it was. A
     reader who left comes back pending with this consent record; a pending address is claimed
     when its last mail is older than the resend window (or failed); an active one keeps all."""
     columns = Subscriber.__table__.c
-    cutoff = now - timedelta(minutes=int(current_app.config["CONFIRM_RESEND_MINUTES"]))
     left = columns.status.in_(LEFT)
-    due = or_(columns.confirmation_sent_at.is_(None), columns.confirmation_sent_at <= cutoff)
+    due = or_(
+        columns.confirmation_sent_at.is_(None),
+        columns.confirmation_sent_at <= bindparam("cutoff", type_=columns.created_at.type),
+    )
     claim = left | ((columns.status == SubscriberStatus.PENDING) & due)
     return {
         "status": case((left, SubscriberStatus.PENDING), else_=columns.status),
         "confirmation_sent_at": case(
             (claim, excluded.confirmation_sent_at), else_=columns.confirmation_sent_at
         ),
-        **{name: case((left, excluded[name]), else_=columns[name]) for name in consent},
+        **{name: case((left, excluded[name]), else_=columns[name]) for name in CONSENT},
     }
 
 
