@@ -10,9 +10,12 @@ sends to --memory-subscribers readers and prints the peak resident memory.
 
 With --workers 1,2,4 it measures the queued send instead (bench/send_queue.py): the sink takes
 20 ms per message, and each count of `flask worker` processes sends to --subscribers readers
-(the issue's figure is 20,000); then the rate under --limit, and memory per worker.
+(the issue's figure is 20,000); then the rate under --limit, and memory per worker against a
+second sink without the delay (see send_queue.py). It runs on PostgreSQL when one answers
+(--database-url, else TEST_DATABASE_URL), on SQLite otherwise or with --database-url sqlite.
 
     .venv/bin/python bench/send.py --workers 1,2,4 [--subscribers 20000] [--limit 200]
+        [--queue-memory 20000,200000] [--parts throughput,rate,memory]
 """
 
 from __future__ import annotations
@@ -198,7 +201,10 @@ def main() -> None:
     parser.add_argument("--workers", help="queued send: worker counts, e.g. 1,2,4")
     parser.add_argument("--limit", type=int, default=200, help="queued: MAIL_MAX_PER_SECOND")
     parser.add_argument("--queue-memory", default="", help="queued: reader counts, e.g. 20000")
-    parser.add_argument("--database-url", help="queued: a PostgreSQL database to use (wiped)")
+    parser.add_argument(
+        "--database-url", help="queued: a PostgreSQL database to use (wiped), or 'sqlite'"
+    )
+    parser.add_argument("--parts", default="throughput,rate,memory", help="queued: which parts")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sink-delay", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--stamps", default="", help=argparse.SUPPRESS)
@@ -224,21 +230,25 @@ def main() -> None:
 
 
 def queued(args) -> None:
-    """`--workers`: the queued send, against a sink taking 20 ms per message."""
+    """`--workers`: the queued send, against a sink taking 20 ms per message (and, for the
+    memory runs, a sink taking none)."""
     import send_queue
 
     with tempfile.TemporaryDirectory() as folder:
         stamps = Path(folder) / "stamps.txt"
         sink, port = start_sink(0.020, str(stamps))
+        fast, fast_port = start_sink()
         try:
             send_queue.run(
-                [int(n) for n in args.workers.split(",")], args.subscribers, port, stamps,
-                limit=args.limit, database_url=args.database_url,
+                [int(n) for n in args.workers.split(",")], args.subscribers, (port, fast_port),
+                stamps, limit=args.limit, database_url=send_queue.pick_database(args.database_url),
                 memory_readers=[int(n) for n in args.queue_memory.split(",") if n],
+                parts=set(args.parts.split(",")),
             )  # fmt: skip
         finally:
-            sink.kill()
-            sink.wait()
+            for process in (sink, fast):
+                process.kill()
+                process.wait()
 
 
 if __name__ == "__main__":

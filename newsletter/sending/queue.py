@@ -26,7 +26,9 @@ ACTOR = "newsletter_send_batch"
 QUEUE = "newsletter_send"
 MAX_RETRIES = 50  # passes after temporary failures, and after crashes (a database outage)
 TIME_LIMIT_MS = 24 * 3600 * 1000  # a batch at one message a second still fits
-POLL_MS = 200  # an idle (or fully busy) worker looks for the next batch this often
+POLL_MS = 50  # a worker whose threads are all busy looks for the next batch this often: a
+# thread that ends its batch waits up to this long for the next one (200 ms cost 4 % of a
+# 100-reader batch at a 20 ms relay, measured in bench/send.py)
 
 
 def make_broker(app: Flask) -> dramatiq.Broker:
