@@ -11,6 +11,7 @@ import socket
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from bs4 import BeautifulSoup
+from e2e.live import LiveSite
 from flask.testing import FlaskClient
 
 from app import create_app
@@ -309,6 +311,28 @@ def smtp_server(smtp_handler: RecordingHandler, config: dict) -> Iterator[SMTPSe
     yield server
     stop_all()  # an app the test built itself may still be mailing this server
     server.controller.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    """A real SMTP server that keeps every message, for tests of a site under `make serve`
+    (which reads its mail settings from `LiveSite`, not from `config`)."""
+    server = SMTPServer(RecordingHandler())
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+@contextmanager
+def prepared_site(tmp_path: Path, smtp_port: int) -> Iterator[LiveSite]:
+    """A site under `make serve` on a free port, prepared but not started (a test may change
+    its environment first); stopped on leaving."""
+    live = LiveSite(tmp_path, free_port(), smtp_port=smtp_port)
+    live.prepare()
+    try:
+        yield live
+    finally:
+        live.stop()
 
 
 @pytest.fixture(autouse=True)

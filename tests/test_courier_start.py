@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RecordingHandler, SMTPServer, free_port
+from conftest import SMTPServer, prepared_site
 from e2e.live import REPO_ROOT, LiveSite
 
 # Run with the site's environment: a subscriber and a queued confirmation, as a sign-up whose
@@ -32,21 +32,10 @@ with app.app_context():
 
 
 @pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    """A real SMTP server on a free port that keeps what it receives."""
-    server = SMTPServer(RecordingHandler())
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def site(tmp_path: Path, smtp: SMTPServer) -> Iterator[LiveSite]:
     """A site under `make serve`, not started yet."""
-    live = LiveSite(tmp_path, free_port(), smtp_port=smtp.port)
-    live.prepare()
-    yield live
-    live.stop()
+    with prepared_site(tmp_path, smtp.port) as live:
+        yield live
 
 
 def test_mail_left_queued_goes_out_after_the_first_page_of_a_new_server(site, smtp):

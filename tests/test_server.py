@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import HoldingHandler, SMTPServer, free_port
+from conftest import HoldingHandler, SMTPServer, prepared_site
 from e2e.live import LiveSite, wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/5"  # this suite's own Redis database number
@@ -38,10 +38,8 @@ def smtp() -> Iterator[SMTPServer]:
 @pytest.fixture
 def site(tmp_path: Path, smtp: SMTPServer) -> Iterator[LiveSite]:
     """A site under `make serve` (not started: a test may change its environment first)."""
-    live = LiveSite(tmp_path, free_port(), smtp_port=smtp.port)
-    live.prepare()
-    yield live
-    live.stop()
+    with prepared_site(tmp_path, smtp.port) as live:
+        yield live
 
 
 def request(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RecordingHandler, SMTPServer, free_port
+from conftest import SMTPServer, prepared_site
 from e2e.live import LiveSite
 from sqlalchemy import event, select
 from timed_http import sign_up_request
@@ -28,23 +28,12 @@ SAMPLES = 40  # per kind, after warm-up, in a shuffled order
 
 
 @pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    """A real SMTP server that takes every confirmation mail."""
-    server = SMTPServer(RecordingHandler())
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def site(tmp_path: Path, smtp: SMTPServer) -> Iterator[LiveSite]:
     """The site under `make serve`, with a sign-up limit the samples stay under."""
-    live = LiveSite(tmp_path, free_port(), smtp_port=smtp.port)
-    live.prepare()
-    live.env.update(FLASK_SIGNUP_RATE_LIMIT="1000 per minute")
-    live.start()
-    yield live
-    live.stop()
+    with prepared_site(tmp_path, smtp.port) as live:
+        live.env.update(FLASK_SIGNUP_RATE_LIMIT="1000 per minute")
+        live.start()
+        yield live
 
 
 def post_sign_up(port: int, address: str) -> bytes:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import HangingMailServer, RecordingHandler, SMTPServer, free_port
+from conftest import HangingMailServer, SMTPServer, free_port, prepared_site
 from e2e.live import LiveSite, wait_until
 from timed_http import Timing, timed_get, timed_sign_up
 from twosample import kolmogorov_smirnov, mann_whitney, shift
@@ -67,27 +67,16 @@ def test_the_statistics_reject_a_shift_and_accept_the_same_distribution():
 
 
 @pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    """A real SMTP server that takes every confirmation mail."""
-    server = SMTPServer(RecordingHandler())
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def site(tmp_path: Path, smtp: SMTPServer) -> Iterator[LiveSite]:
     """The site under `make serve` with two workers, with pending and active readers."""
-    live = LiveSite(tmp_path, free_port(), smtp_port=smtp.port)
-    live.prepare()
-    live.env.update(FLASK_SIGNUP_RATE_LIMIT="100000 per minute")
-    live.start()
-    live.add_subscribers(*(f"active-{n}@example.org" for n in range(KNOWN)))
-    for n in range(KNOWN):
-        timed_sign_up(live.port, f"pending-{n}@example.org")
-    smtp.handler.wait_for(KNOWN, timeout=60)  # their mail went out: they will get no other
-    yield live
-    live.stop()
+    with prepared_site(tmp_path, smtp.port) as live:
+        live.env.update(FLASK_SIGNUP_RATE_LIMIT="100000 per minute")
+        live.start()
+        live.add_subscribers(*(f"active-{n}@example.org" for n in range(KNOWN)))
+        for n in range(KNOWN):
+            timed_sign_up(live.port, f"pending-{n}@example.org")
+        smtp.handler.wait_for(KNOWN, timeout=60)  # their mail went out: they will get no other
+        yield live
 
 
 class Addresses:
