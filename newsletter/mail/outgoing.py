@@ -36,6 +36,11 @@ class Kind:
 
 KINDS: dict[str, Kind] = {}
 
+# The queue's statements are built once, with their values as bound parameters: building one
+# cost a sign-up or the courier more than running it.
+_ROWS = OutgoingMail.__table__
+_INSERT = insert(_ROWS)
+
 
 def register(kind: str, send: Callable[[int, str], None], gave_up: Callable[[int], None]) -> None:
     """Say how rows of `kind` are sent (subscribers.py registers the confirmation)."""
@@ -61,9 +66,6 @@ def enqueue(kind: str, subscriber_id: int, email: str, *, skip: bool = False) ->
     )
 
 
-_INSERT = insert(OutgoingMail.__table__)  # built once: building it cost more than running it
-
-
 def lease() -> timedelta:
     """How long a claim holds: past it, the claiming process is taken for dead."""
     return timedelta(seconds=max(300.0, 4 * float(current_app.config["SEND_TIMEOUT"])))
@@ -78,9 +80,6 @@ def _claimable():
     )
 
 
-_ROWS = OutgoingMail.__table__
-# Built once, with the moment and the token as parameters: building them cost the courier
-# more than running them.
 _NEXT_DUE = select(_ROWS.c.id).where(_claimable()).order_by(_ROWS.c.id).limit(1)
 _CLAIM = (
     update(_ROWS)
@@ -177,6 +176,12 @@ def drain(token: str) -> float | None:
     return seconds_to_next()
 
 
+_NEXT_RETRY = select(func.min(_ROWS.c.next_attempt_at)).where(
+    _ROWS.c.status == OutgoingStatus.QUEUED
+)
+_OLDEST_CLAIM = select(func.min(_ROWS.c.claimed_at)).where(_ROWS.c.status == OutgoingStatus.SENDING)
+
+
 def seconds_to_next() -> float | None:
     """When the loop must look again: the next retry, or the lease of a claim to take back."""
     now = utcnow()
@@ -189,9 +194,3 @@ def seconds_to_next() -> float | None:
     if not moments:
         return None
     return max(0.05, (min(moments) - now).total_seconds())
-
-
-_NEXT_RETRY = select(func.min(_ROWS.c.next_attempt_at)).where(
-    _ROWS.c.status == OutgoingStatus.QUEUED
-)
-_OLDEST_CLAIM = select(func.min(_ROWS.c.claimed_at)).where(_ROWS.c.status == OutgoingStatus.SENDING)
