@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -194,3 +196,38 @@ def test_every_worker_computes_the_same_last_modified(posts_dir, write_post):
     other = make_library(posts_dir, now=[datetime.now(UTC) + timedelta(minutes=5)]).snapshot()
     # If-Modified-Since works on any worker
     assert pagecache.last_modified(one) == pagecache.last_modified(other)
+
+
+def age_folder(posts_dir) -> None:
+    """Date the folder's last change an hour back, as on a site whose posts sit unchanged."""
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(posts_dir, ns=(hour_ago, hour_ago))
+
+
+def test_catching_up_picks_up_a_file_added_since_the_last_scan(posts_dir, write_post):
+    write_post("one.md", title="One", date="2022-01-01")
+    age_folder(posts_dir)
+    library = make_library(posts_dir, rescan_seconds=3600)
+    library.snapshot()
+    write_post("two.md", title="Two", date="2022-01-02")
+    assert len(library.snapshot().published) == 1  # within the interval
+    assert [p.title for p in library.catch_up().published] == ["Two", "One"]
+
+
+def test_catching_up_costs_one_stat_when_no_file_was_added(posts_dir, write_post):
+    write_post("one.md", title="One", date="2022-01-01")
+    age_folder(posts_dir)
+    library = make_library(posts_dir, rescan_seconds=3600)
+    library.snapshot()
+    write_post("one.md", title="One, edited", date="2022-01-01")  # the folder's time stays
+    assert [p.title for p in library.catch_up().published] == ["One"]  # no scan: not seen yet
+    assert library.parse_count == 1
+
+
+def test_an_essay_published_within_the_interval_is_served_at_once(app, client, write_post):
+    app.extensions["post_library"].rescan_seconds = 3600  # another worker listed it already
+    write_post("one.md", title="One", date="2022-01-01")
+    assert client.get("/").status_code == 200
+    write_post("fresh.md", title="Fresh", date="2022-01-02")
+    assert client.get("/posts/fresh/").status_code == 200
+    assert client.get("/posts/never-written/").status_code == 404

@@ -37,6 +37,10 @@ def _file_version(entry: os.DirEntry) -> FileVersion | None:
     return None  # deleted between listing and stat
 
 
+# A file system stamps times in coarse ticks (a few milliseconds); generously more than one.
+SAME_TICK_NS = 50_000_000
+
+
 class PostLibrary:
     """Keeps the parsed posts of one folder, rescanning at most every `rescan_seconds`."""
 
@@ -58,6 +62,7 @@ class PostLibrary:
         self._rendered: dict[str, RenderedPost] = {}  # path -> the render of its current Post
         self._next_scan = 0.0
         self._folder_mtime_ns = 0
+        self._scanned_at_ns = 0
         self._lock = threading.Lock()
         self.parse_count = 0  # how many files were parsed; tests prove caching with it
 
@@ -79,6 +84,20 @@ class PostLibrary:
         with self._lock:
             self._refresh()
         return self._snapshot
+
+    def catch_up(self) -> Snapshot:
+        """The posts, rescanned first when a file may have been added, renamed or removed since
+        the last scan: a worker asked for an essay it does not know yet must not answer 404
+        while another worker, which scanned later, already lists it. One stat() when not."""
+        try:
+            folder_mtime_ns = os.stat(self.posts_dir).st_mtime_ns
+        except OSError:
+            return self.snapshot()
+        # A change in the same clock tick as the scan would leave the folder's time unchanged.
+        unsure = self._scanned_at_ns - self._folder_mtime_ns < SAME_TICK_NS
+        if folder_mtime_ns != self._folder_mtime_ns or unsure:
+            return self.rescan()
+        return self.snapshot()
 
     def _refresh(self) -> None:
         first = self._snapshot is None
@@ -114,6 +133,7 @@ class PostLibrary:
             )
             return self._forget_missing(seen)
         with entries:
+            self._scanned_at_ns = time.time_ns()
             self._folder_mtime_ns = os.stat(self.posts_dir).st_mtime_ns
             for entry in entries:
                 name = entry.name

@@ -67,6 +67,8 @@ def render_index(snapshot: Snapshot, page: int) -> str:
 @bp.get("/posts/<slug>/")
 def post(slug: str):
     """One essay, with its neighbours and the subscribe form."""
+    if slug not in current_posts().by_slug:
+        get_library().catch_up()  # just published? another worker may list it already
     return cached(("post", slug), lambda snapshot: render_post(snapshot, slug))
 
 
