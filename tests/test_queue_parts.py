@@ -222,3 +222,22 @@ def test_a_pause_is_waited_out_before_mail_from_not_inside_the_transaction(smtp_
     (mail_from,), (data,) = smtp_handler.accepted, smtp_handler.attempts
     assert mail_from - paused >= 0.6 - 0.05, "MAIL FROM waited for the pause to end"
     assert data - mail_from <= LEAD_SECONDS + 0.1, "and the transaction stayed short"
+
+
+def test_messages_late_to_their_slots_never_crowd_one_second_past_the_rate():
+    import time
+
+    client = redis_client()
+    namespace = f"nltest-{uuid.uuid4().hex[:10]}"
+    rate = GlobalRate(REDIS_URL, 5, namespace=namespace)
+    try:
+        late = time.monotonic() - 1.0  # every message came long after its own slot
+        started = time.monotonic()
+        went = []
+        for _ in range(7):
+            rate.go(late)
+            went.append(time.monotonic() - started)
+        assert went[4] < 0.5, f"five a second go at once: {went}"
+        assert min(went[5:]) >= 0.95, f"the sixth and seventh wait for the first to leave: {went}"
+    finally:
+        client.delete(*client.scan_iter(f"{namespace}*"))

@@ -22,7 +22,7 @@ from newsletter.sending import clock, ledger, runs
 from newsletter.sending.delivery import Job, Outcome, deliver_one
 from newsletter.sending.models import DeliveryStatus
 from newsletter.sending.pool import SendOptions, Watch
-from newsletter.sending.ratelimit import LEAD_SECONDS, is_slow_down, pace_until
+from newsletter.sending.ratelimit import LEAD_SECONDS, is_slow_down
 
 READ_CHUNK = 500  # readers read per query within a batch
 
@@ -122,7 +122,7 @@ class PacedTransport:
         if slot is None:
             raise TemporaryFailure("The worker stopped before this message; a later pass sends it.")
         if lead:
-            self.inner.send(envelope, pace=functools.partial(pace_until, slot))
+            self.inner.send(envelope, pace=functools.partial(self.rate.go, slot))
         else:
             self.inner.send(envelope)
 

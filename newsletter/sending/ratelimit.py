@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 SLOW_DOWN_CODES = ("421", "454")
@@ -46,6 +47,26 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 redis.call('SET', KEYS[1], string.format('%d', slot + math.floor(1000000 / rate)), 'PX', 60000)
 return slot - now
+"""
+
+# KEYS: halvings, the last second's sends (a sorted set). ARGV: messages per second, a member.
+# Records a send and returns 0 when the last second holds fewer than the rate in force; else
+# the microseconds until its oldest send leaves the window.
+_GO = """
+local per_second = tonumber(ARGV[1])
+if per_second <= 0 then return 0 end
+local halvings = math.min(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[3]))
+local rate = math.max(1, math.floor(per_second / (2 ^ halvings)))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1000000)
+if redis.call('ZCARD', KEYS[2]) < rate then
+  redis.call('ZADD', KEYS[2], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], 2000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + 1000000 - now)
 """
 
 
@@ -71,7 +92,9 @@ class GlobalRate:
         self.per_second = int(per_second or 0)
         self.redis = redis.Redis.from_url(uri)
         self.take_slot = self.redis.register_script(_TAKE_SLOT)
+        self.go_script = self.redis.register_script(_GO)
         self.keys = [f"{namespace}:next", f"{namespace}:halvings", f"{namespace}:pause"]
+        self.window_key = f"{namespace}:window"
         self.pause_ms = max(1, int(pause_seconds * 1000))
         self.stop = stop or threading.Event()
 
@@ -86,7 +109,7 @@ class GlobalRate:
         slot = self.reserve(sleep, lead=0.0)
         if slot is None:
             return False
-        pace_until(slot)
+        self.go(slot)
         return True
 
     def reserve(
@@ -107,6 +130,27 @@ class GlobalRate:
         if early > 0 and sleep(early):
             return None
         return slot
+
+    def go(self, slot: float) -> None:
+        """Right before DATA: wait for the reserved slot, then, when messages that came late
+        to their slots crowd the last second (the shared window of actual sends), until one
+        leaves it. Never raises: with Redis gone the slot alone is kept."""
+        import redis
+
+        pace_until(slot)
+        if not self.per_second:
+            return
+        member = uuid.uuid4().hex
+        try:
+            while wait_us := int(
+                self.go_script(
+                    keys=[self.keys[1], self.window_key],
+                    args=[self.per_second, member, MAX_HALVINGS],
+                )
+            ):
+                time.sleep(wait_us / 1e6)
+        except redis.RedisError:
+            return
 
     def slow_down(self) -> None:
         """Pause every worker; the first report of a burst also halves the shared rate."""
