@@ -101,9 +101,7 @@ class SMTPTransport:
         smtp = self.smtp or self.connect()
         try:
             self._mail_from(smtp, envelope.sender)
-            code, message = smtp.rcpt(envelope.recipient)
-            if code not in (250, 251):
-                self._refused(smtp, code, message, bounce=code in BOUNCE_CODES)
+            self._rcpt_to(smtp, envelope.recipient)
             if pace:
                 pace()
             smtp.putcmd("data")
@@ -138,6 +136,12 @@ class SMTPTransport:
                     "Check MAIL_DEFAULT_SENDER."
                 )
             self._refused(smtp, code, message)
+
+    def _rcpt_to(self, smtp: smtplib.SMTP, address: str) -> None:
+        """RCPT TO; a refusal is about this reader (a 550, 551 or 553 bounces)."""
+        code, message = smtp.rcpt(address)
+        if code not in (250, 251):
+            self._refused(smtp, code, message, bounce=code in BOUNCE_CODES)
 
     def _refused(self, smtp, code: int, message: bytes, *, bounce=False, after_data=False):
         """Classify a refusal: 5xx permanent, anything else temporary; reset for the next."""
