@@ -7,7 +7,10 @@ while `url_for` works from the start (the rules themselves are registered at imp
 
 from __future__ import annotations
 
+from flask import Blueprint
 from werkzeug.utils import cached_property, import_string
+
+from newsletter.extensions import csrf
 
 
 class LazyView:
@@ -26,3 +29,18 @@ class LazyView:
 
     def __call__(self, *args, **kwargs):
         return self.view(*args, **kwargs)
+
+
+def add_lazy_rules(
+    bp: Blueprint, routes: dict[str, tuple[str, str, str]], package: str, csrf_exempt=()
+) -> None:
+    """Put each `endpoint: (methods, rule, "module.function" in package)` on the blueprint.
+
+    Flask-WTF's app-wide check runs before a lazy view is imported, so an exemption is named
+    in `csrf_exempt` rather than by a decorator on the function.
+    """
+    for endpoint, (methods, rule, target) in routes.items():
+        view = LazyView(f"{package}.{target}")
+        if endpoint in csrf_exempt:
+            csrf.exempt(view)
+        bp.add_url_rule(rule, endpoint, view, methods=methods.split())

@@ -10,8 +10,7 @@ themselves are registered here, at import.
 from __future__ import annotations
 
 from newsletter.desk.blueprint import bp, init_app
-from newsletter.extensions import csrf
-from newsletter.lazyview import LazyView
+from newsletter.lazyview import add_lazy_rules
 
 __all__ = ["COMMANDS", "init_app"]
 
@@ -61,13 +60,4 @@ ROUTES = {
 CSRF_EXEMPT = ("reader_import",)
 
 
-def add_rules() -> None:
-    """Put every desk URL on the blueprint (once: app.py registers it on each app it builds)."""
-    for endpoint, (methods, rule, target) in ROUTES.items():
-        view = LazyView(f"newsletter.desk.{target}")
-        if endpoint in CSRF_EXEMPT:
-            csrf.exempt(view)
-        bp.add_url_rule(rule, endpoint, view, methods=methods.split())
-
-
-add_rules()
+add_lazy_rules(bp, ROUTES, "newsletter.desk", CSRF_EXEMPT)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from newsletter.extensions import csrf
-from newsletter.lazyview import LazyView
+from newsletter.lazyview import add_lazy_rules
 from newsletter.web.forms import SubscribeForm
 
 bp = Blueprint("signup", __name__)
@@ -50,7 +49,7 @@ def subscribe():
     return render_template("subscribe.html", form=SubscribeForm())
 
 
-# endpoint: (methods, rule, function in web/signup_views.py)
+# endpoint: (methods, rule, function in web/signup_views.py), each imported on first use
 ROUTES = {
     "subscribe_post": ("POST", "/subscribe", "subscribe_post"),
     "confirm": ("GET", "/confirm/<token>", "confirm"),
@@ -64,16 +63,7 @@ ROUTES = {
 CSRF_EXEMPT = ("subscribe_post", "unsubscribe_post")
 
 
-def add_rules() -> None:
-    """Put every URL of the list on the blueprint, each view imported on first use."""
-    for endpoint, (methods, rule, name) in ROUTES.items():
-        view = LazyView(f"newsletter.web.signup_views.{name}")
-        if endpoint in CSRF_EXEMPT:
-            csrf.exempt(view)
-        bp.add_url_rule(rule, endpoint, view, methods=methods.split())
-
-
-add_rules()
+add_lazy_rules(bp, ROUTES, "newsletter.web.signup_views", CSRF_EXEMPT)
 
 
 @bp.app_errorhandler(CSRFError)
