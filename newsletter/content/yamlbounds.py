@@ -34,6 +34,8 @@ def bracket_depth(source: str) -> int:
 
 def check_depth(source: str, max_depth: int) -> None:
     """Refuse flow nesting deep enough to exhaust a recursive parser's stack."""
+    if source.count("[") + source.count("{") <= max_depth:
+        return  # nesting cannot be deeper than the brackets opened (a cold start checks thousands)
     if bracket_depth(source) > max_depth:
         raise FrontMatterTooBig(f"it nests values more than {max_depth} levels deep")
 
