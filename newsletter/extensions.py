@@ -9,7 +9,7 @@ import threading
 import weakref
 
 import click
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
@@ -20,28 +20,28 @@ class LazyDatabase:
     """Stands in for Flask-SQLAlchemy (`newsletter.database.Database`) until first used.
 
     Its hooks are registered when an app is built, as Flask requires; the first attribute
-    asked of it (`db.session`, `db.Model`, `db.engine`...) imports SQLAlchemy, builds the
-    real extension and binds it to every app built so far. Page and feed requests never ask,
-    so a worker that serves only them never imports SQLAlchemy (tests/test_page_worker.py).
-    The table modules app.py names in `deferred_tables` are imported when the schema is
-    created, dropped or migrated, and by the code that uses them.
+    asked of it (`db.session`, `db.Model`, `db.engine`...) imports SQLAlchemy and builds the
+    real extension, which is bound to an app the first time that app's context asks. Page and
+    feed requests never ask, so serving them never imports SQLAlchemy
+    (tests/test_page_worker.py). Code that imports SQLAlchemy outside a command (the lazy
+    views, the courier's thread, /healthz) calls `db.load()` first: SQLAlchemy's own modules
+    import each other, and two threads importing them at once can break the process, so the
+    first import happens here, under one lock. The table modules app.py names in
+    `deferred_tables` are imported when the schema is created, dropped or migrated, and by
+    the code that uses them.
     """
 
     deferred_tables: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self._real = None
-        self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
-        self._lock = threading.Lock()
+        self._bound: weakref.WeakSet[Flask] = weakref.WeakSet()
+        self._lock = threading.RLock()
 
     def init_app(self, app: Flask) -> None:
-        """Register the session's teardown now; bind the engines on first use."""
+        """Register the session's teardown now; the engines are bound on first use."""
         app.teardown_appcontext(self._remove_session)
-        app.shell_context_processor(lambda: {"db": self})
-        with self._lock:
-            self._apps.add(app)
-            if self._real is not None:
-                self._real.bind(app)
+        app.shell_context_processor(self._shell_context)
 
     @property
     def loaded(self) -> bool:
@@ -50,10 +50,21 @@ class LazyDatabase:
 
     @property
     def real(self):
-        """The Flask-SQLAlchemy extension itself (for Flask-Migrate)."""
-        if self._real is None:
-            self._load()
-        return self._real
+        """The Flask-SQLAlchemy extension itself, bound to the current app if there is one."""
+        try:
+            real = self._real if self._real is not None else self._build()
+            if has_app_context():
+                app = current_app._get_current_object()
+                if app not in self._bound:
+                    self._bind(real, app)
+        except AttributeError as error:  # not "no such attribute": the load itself failed
+            raise RuntimeError(f"The database layer could not be loaded: {error}") from error
+        return real
+
+    def load(self):
+        """Import SQLAlchemy (once, under the lock) and bind the current app: for code about
+        to import SQLAlchemy's modules itself."""
+        return self.real
 
     def load_tables(self) -> None:
         """Import the deferred table modules, so the metadata holds every table."""
@@ -61,22 +72,41 @@ class LazyDatabase:
             importlib.import_module(module)
 
     def __getattr__(self, name: str):
+        if name.startswith("_") or name == "real":
+            raise AttributeError(name)
         return getattr(self.real, name)
 
-    def _load(self) -> None:
+    def _build(self):
         with self._lock:
-            if self._real is not None:
-                return
-            from newsletter.database import Database
+            if self._real is None:
+                from newsletter.database import Database
 
-            real = Database(self.load_tables)
-            for app in list(self._apps):
+                self._real = Database(self.load_tables)
+            return self._real
+
+    def _bind(self, real, app: Flask) -> None:
+        """Bind one app; one whose configuration fails is left unbound, as it was."""
+        with self._lock:
+            if app in self._bound:
+                return
+            try:
                 real.bind(app)
-            self._real = real  # published only once bound to every app
+            except BaseException:
+                app.extensions.pop("sqlalchemy", None)
+                raise
+            self._bound.add(app)
 
     def _remove_session(self, _error: BaseException | None) -> None:
         if self._real is not None:
             self._real.session.remove()
+
+    def _shell_context(self) -> dict:
+        """`flask shell` gets db and every model, as Flask-SQLAlchemy gives them."""
+        self.load()
+        self.load_tables()
+        from flask_sqlalchemy.cli import add_models_to_shell
+
+        return add_models_to_shell()
 
 
 db = LazyDatabase()

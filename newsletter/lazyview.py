@@ -2,15 +2,21 @@
 
 The sign-up views and the desk's views are registered this way, so a worker that serves only
 pages and feeds never imports the database layer, the desk's queries or webauthn behind them,
-while `url_for` works from the start (the rules themselves are registered at import).
+while `url_for` works from the start (the rules themselves are registered at import). These are
+the views that use the database, so a database that refuses (read-only, full, unreachable)
+is answered here for all of them: a 503 page, the transaction rolled back, the cause logged.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+
+from flask import Blueprint, render_template
 from werkzeug.utils import cached_property, import_string
 
-from newsletter.extensions import csrf
+from newsletter.extensions import csrf, db
+
+log = logging.getLogger(__name__)
 
 
 class LazyView:
@@ -24,11 +30,27 @@ class LazyView:
 
     @cached_property
     def view(self):
-        """The function itself."""
+        """The function itself; SQLAlchemy is loaded first, under the database's lock."""
+        db.load()
         return import_string(self.import_name)
 
     def __call__(self, *args, **kwargs):
-        return self.view(*args, **kwargs)
+        view = self.view
+        from sqlalchemy.exc import OperationalError  # loaded with the view
+
+        try:
+            return view(*args, **kwargs)
+        except OperationalError as error:
+            return database_unavailable(error)
+
+
+def database_unavailable(error: Exception):
+    """A read-only or full database: say so (503) and log the cause; the transaction was
+    rolled back, so nothing half-written is kept and the reader can retry later."""
+    db.session.rollback()
+    cause = getattr(error, "orig", error)  # the driver's own sentence
+    log.error("The database refused a write (%s); sign-ups wait until it is fixed.", cause)
+    return render_template("signup/unavailable.html"), 503
 
 
 def add_lazy_rules(

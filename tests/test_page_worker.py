@@ -143,6 +143,64 @@ def test_every_command_is_listed_and_loads_when_it_runs(app, runner):
     assert listed.exit_code == 0, listed.output
     for name in ("db", "posts", "preview", "send", "subscribers"):
         assert f"  {name} " in listed.output
+    with app.app_context():
+        shell = app.make_shell_context()  # `flask shell`: db and every model, as before
+    assert {"db", "Subscriber", "OutgoingMail", "Delivery"} <= shell.keys()
     heads = runner.invoke(args=["db", "heads"])  # Flask-Migrate, bound to this app on first use
     assert heads.exit_code == 0, heads.output
     assert "migrate" in app.extensions
+
+
+FIRST_USES = """
+import sys, threading
+import app
+application = app.create_app({test_config})
+from newsletter.extensions import db
+from newsletter.mail import courier
+from newsletter.web import health
+views = application.view_functions
+uses = [
+    lambda: views["signup.confirm"].view,  # a sign-up view's first request imports it
+    lambda: views["desk.welcome"].view,
+    lambda: courier._outgoing(),  # the courier's first pass
+    health.database_problem,
+    lambda: db.session.remove(),
+]
+start, failures = threading.Barrier(len(uses)), []
+
+def first_use(use):
+    start.wait()
+    try:
+        with application.app_context():
+            use()
+    except BaseException as error:
+        failures.append(repr(error))
+
+threads = [threading.Thread(target=first_use, args=(use,)) for use in uses]
+[thread.start() for thread in threads]
+[thread.join() for thread in threads]
+with application.app_context():
+    db.session.remove()  # the database still answers in the main thread afterwards
+print(failures)
+"""
+
+
+def test_first_uses_of_the_database_from_several_threads_at_once(tmp_path):
+    """SQLAlchemy's modules import each other: five threads reaching it first together (two
+    lazy views, the courier, /healthz, a session) must all get it whole, in every run."""
+    config = repr(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "page-worker-test-secret-key",
+            "POSTS_DIR": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'first.sqlite3'}",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+    )
+    for _ in range(8):
+        result = subprocess.run(
+            [sys.executable, "-c", FIRST_USES.format(test_config=config)],
+            cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "[]"

@@ -11,6 +11,8 @@ import weakref
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
+from newsletter.extensions import db
+
 log = logging.getLogger(__name__)
 
 ERROR_PAUSE = 30.0  # seconds the loop rests after the database itself failed
@@ -145,6 +147,7 @@ def wake() -> None:
 def _outgoing():
     """The queue, with every kind of mail registered; imported by the thread, not at start:
     it brings SQLAlchemy, which a worker serving only pages does not need before then."""
+    db.load()  # SQLAlchemy's first import in this process happens under one lock
     for module in KIND_MODULES:
         importlib.import_module(module)
     from newsletter.mail import outgoing

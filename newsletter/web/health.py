@@ -19,6 +19,7 @@ def database_problem() -> str | None:
     """Why the database cannot serve, or None: a real table is read, so a missing migration
     or an unreachable server both count."""
     # Imported here: the first health check loads SQLAlchemy, never a page worker's start.
+    db.load()
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -1,20 +1,18 @@
 """The sign-up views that touch the list: taking a sign-up, confirming, leaving. Thin: the rules
 live in subscribers/subscriptions.py. Loaded by the first request that reaches one of them
-(web/signup.py lists their URLs), and with them SQLAlchemy.
+(web/signup.py lists their URLs), and with them SQLAlchemy; a database that refuses is
+answered with a 503 page by newsletter/lazyview.py.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Callable
 
 from flask import Response, current_app, render_template, request
-from sqlalchemy.exc import OperationalError
 
 from newsletter.content import library
 from newsletter.content.library import current_posts
-from newsletter.extensions import csrf, db, limiter
+from newsletter.extensions import csrf, limiter
 from newsletter.links import post_url
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.models import Subscriber
@@ -23,29 +21,8 @@ from newsletter.web.forms import SubscribeForm
 from newsletter.web.security import is_same_origin_post
 from newsletter.web.signup import ONE_CLICK, signup_rate_limit
 
-log = logging.getLogger(__name__)
-
-
-def answers_unavailable(view):
-    """A read-only or full database: say so (503) and log the cause; the transaction was
-    rolled back, so nothing half-written is kept and the reader can retry later."""
-
-    @functools.wraps(view)
-    def answered(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except OperationalError as error:
-            db.session.rollback()
-            log.error(
-                "The database refused a write (%s); sign-ups wait until it is fixed.", error.orig
-            )
-            return render_template("signup/unavailable.html"), 503
-
-    return answered
-
 
 @limiter.limit(signup_rate_limit)
-@answers_unavailable
 def subscribe_post():
     """Take a sign-up; the answer is the same whether the address is new, pending or active."""
     if not is_same_origin_post(request, current_app.config["SITE_URL"]):
@@ -67,7 +44,6 @@ def subscribe_post():
     return render_template("signup/check_inbox.html")
 
 
-@answers_unavailable
 def confirm(token: str):
     """One button that confirms: mail scanners open links, so GET and HEAD change nothing."""
     return button_page(subscriptions.confirmable, token, "signup/confirm.html")
@@ -82,7 +58,6 @@ def button_page(find: Callable[[str], Subscriber | None], token: str, template: 
     return render_template(template, subscriber=subscriber, token=token)
 
 
-@answers_unavailable
 def confirm_post(token: str):
     """Activate the subscriber named by a confirmation link, then welcome them."""
     try:
@@ -95,13 +70,11 @@ def confirm_post(token: str):
     return render_template("signup/welcome.html", latest=latest, latest_url=latest_url)
 
 
-@answers_unavailable
 def unsubscribe(token: str):
     """Ask before unsubscribing: mail scanners open links, so a GET never changes anything."""
     return button_page(subscriptions.unsubscriber, token, "signup/unsubscribe.html")
 
 
-@answers_unavailable
 def unsubscribe_post(token: str):
     """Unsubscribe: a mail client's one-click post, or the button on the page above."""
     one_click = request.form.get(ONE_CLICK[0]) == ONE_CLICK[1]
