@@ -14,14 +14,19 @@ from newsletter.content import library
 from newsletter.desk import views as desk
 from newsletter.extensions import csrf, db, init_limiter, migrations_command
 from newsletter.mail import courier, messages
-from newsletter.mail import models as _mail_models  # noqa: F401  (registers the tables)
-from newsletter.subscribers import models as _subscribers_models  # noqa: F401  (registers the tables)
 from newsletter.web import health, pagecache, pages, security, signup
 
-# The sending stack's tables and the desk's: imported when the schema is created or migrated
-# (and by the code that reads them), never by a worker that serves pages
-# (tests/test_page_worker.py).
-db.deferred_tables = ("newsletter.sending.models", "newsletter.desk.models")
+# Every table module: imported when the schema is created, dropped or migrated, and by the code
+# that reads them; never by a worker that serves only pages (tests/test_page_worker.py).
+db.deferred_tables = (
+    "newsletter.subscribers.models",
+    "newsletter.mail.models",
+    "newsletter.sending.models",
+    "newsletter.desk.models",
+)
+# The modules that tell the courier how to send each kind of queued mail, imported by its
+# thread before its first pass (a worker may deliver mail a previous process queued).
+courier.KIND_MODULES = ("newsletter.subscribers.subscriptions", "newsletter.subscribers.welcome")
 
 
 def init_page_cache(app: Flask) -> None:

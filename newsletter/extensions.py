@@ -5,48 +5,111 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import sqlite3
+import threading
+import weakref
 
 import click
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
 
 
-class Base(DeclarativeBase):
-    """Declarative base shared by every table."""
+class LazyDatabase:
+    """Stands in for Flask-SQLAlchemy (`newsletter.database.Database`) until first used.
 
-
-class Database(SQLAlchemy):
-    """Flask-SQLAlchemy, knowing tables whose modules are imported only when needed.
-
-    A web worker never touches the sending stack's tables; app.py names their module in
-    `deferred_tables`, and creating, dropping or migrating the schema imports it first.
+    Its hooks are registered when an app is built, as Flask requires; the first attribute
+    asked of it (`db.session`, `db.Model`, `db.engine`...) imports SQLAlchemy and builds the
+    real extension, which is bound to an app the first time that app's context asks. Page and
+    feed requests never ask, so serving them never imports SQLAlchemy
+    (tests/test_page_worker.py). Code that imports SQLAlchemy outside a command (the lazy
+    views, the courier's thread, /healthz) calls `db.load()` first: SQLAlchemy's own modules
+    import each other, and two threads importing them at once can break the process, so the
+    first import happens here, under one lock. The table modules app.py names in
+    `deferred_tables` are imported when the schema is created, dropped or migrated, and by
+    the code that uses them.
     """
 
     deferred_tables: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self._real = None
+        self._bound: weakref.WeakSet[Flask] = weakref.WeakSet()
+        self._lock = threading.RLock()
+
+    def init_app(self, app: Flask) -> None:
+        """Register the session's teardown now; the engines are bound on first use."""
+        app.teardown_appcontext(self._remove_session)
+        app.shell_context_processor(self._shell_context)
+
+    @property
+    def loaded(self) -> bool:
+        """True once SQLAlchemy has been imported and the extension built."""
+        return self._real is not None
+
+    @property
+    def real(self):
+        """The Flask-SQLAlchemy extension itself, bound to the current app if there is one."""
+        try:
+            real = self._real if self._real is not None else self._build()
+            if has_app_context():
+                app = current_app._get_current_object()
+                if app not in self._bound:
+                    self._bind(real, app)
+        except AttributeError as error:  # not "no such attribute": the load itself failed
+            raise RuntimeError(f"The database layer could not be loaded: {error}") from error
+        return real
+
+    def load(self):
+        """Import SQLAlchemy (once, under the lock) and bind the current app: for code about
+        to import SQLAlchemy's modules itself."""
+        return self.real
 
     def load_tables(self) -> None:
         """Import the deferred table modules, so the metadata holds every table."""
         for module in self.deferred_tables:
             importlib.import_module(module)
 
-    def create_all(self, *args, **kwargs) -> None:
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name == "real":
+            raise AttributeError(name)
+        return getattr(self.real, name)
+
+    def _build(self):
+        with self._lock:
+            if self._real is None:
+                from newsletter.database import Database
+
+                self._real = Database(self.load_tables)
+            return self._real
+
+    def _bind(self, real, app: Flask) -> None:
+        """Bind one app; one whose configuration fails is left unbound, as it was."""
+        with self._lock:
+            if app in self._bound:
+                return
+            try:
+                real.bind(app)
+            except BaseException:
+                app.extensions.pop("sqlalchemy", None)
+                raise
+            self._bound.add(app)
+
+    def _remove_session(self, _error: BaseException | None) -> None:
+        if self._real is not None:
+            self._real.session.remove()
+
+    def _shell_context(self) -> dict:
+        """`flask shell` gets db and every model, as Flask-SQLAlchemy gives them."""
+        self.load()
         self.load_tables()
-        super().create_all(*args, **kwargs)
+        from flask_sqlalchemy.cli import add_models_to_shell
 
-    def drop_all(self, *args, **kwargs) -> None:
-        self.load_tables()
-        super().drop_all(*args, **kwargs)
+        return add_models_to_shell()
 
 
-db = Database(model_class=Base)
+db = LazyDatabase()
 mail = Mail()
 csrf = CSRFProtect()
 # The variables a server's worker count is given in (gunicorn reads WEB_CONCURRENCY).
@@ -82,19 +145,6 @@ def warn_per_process_limits(app: Flask) -> None:
         )
 
 
-@event.listens_for(Engine, "connect")
-def _tune_sqlite(dbapi_connection, _record) -> None:
-    """WAL, a busy timeout and NORMAL sync, so page reads, sign-ups and a send never block."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 def migrations_command(app: Flask) -> click.Command:
     """Flask-Migrate's `flask db` group, bound to `app` when the command is first used.
 
@@ -106,5 +156,5 @@ def migrations_command(app: Flask) -> click.Command:
 
     if "migrate" not in app.extensions:
         db.load_tables()  # autogenerate compares the migrations with every table
-        Migrate(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+        Migrate(app, db.real, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
     return db_group

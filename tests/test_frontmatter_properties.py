@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter.content import yamlbounds
 from newsletter.content.frontmatter import load_front_matter
 from newsletter.content.yamlbounds import FrontMatterTooBig, bracket_depth
 
@@ -172,3 +173,45 @@ def test_generated_files_never_take_the_good_essays_down(files, client, runner, 
     for post in library.snapshot().every_post:
         if post.is_published(now):
             assert client.get(f"/posts/{post.slug}/").status_code == 200
+
+
+def bounded_outcome(load, source: str, max_values: int, max_depth: int):
+    """A loader's value, or its refusal's type and sentence, or the parser's error type."""
+    try:
+        return ("value", load(source, max_values, max_depth))
+    except FrontMatterTooBig as error:
+        return ("refused", str(error))
+    except (yaml.YAMLError, ValueError, OverflowError) as error:
+        return ("error", type(error).__name__)
+
+
+def count_every_node(source: str, max_values: int, max_depth: int):
+    """The bounded loader without its shortcuts: every bracket and every node counted."""
+    if bracket_depth(source) > max_depth:
+        raise FrontMatterTooBig(f"it nests values more than {max_depth} levels deep")
+    loader = yamlbounds._LOADER(source)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        yamlbounds._check_node(node, max_values, max_depth)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+BLOCK_DEEP = st.integers(1, 12).map(lambda n: "x:\n" + "".join("  " * i + "- \n" for i in range(n)))
+FLOW = st.lists(st.sampled_from(["[", "]", "{", "}", "a", ", ", ": ", "'[' "]), max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    LINES | YAML_SOUP | DOCUMENTS | BLOCK_DEEP | FLOW.map(lambda parts: "x: " + "".join(parts)),
+    st.integers(1, 40),
+    st.integers(1, 8),
+)
+def test_the_shortcuts_give_the_full_counts_verdict(source, max_values, max_depth):
+    # Small limits, so that documents are refused for their size and depth as often as not.
+    ours = bounded_outcome(yamlbounds.load_bounded_yaml, source, max_values, max_depth)
+    reference = bounded_outcome(count_every_node, source, max_values, max_depth)
+    assert ours == reference or ours != ours  # NaN is not equal to itself

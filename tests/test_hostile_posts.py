@@ -71,6 +71,25 @@ def test_a_symlink_to_a_post_inside_the_folder_is_served(client, write_post, pos
     assert client.get("/posts/again/").status_code == 200
 
 
+def test_links_to_a_folder_or_outside_and_a_vanished_file_are_named(posts_dir, tmp_path):
+    from newsletter.content.frontmatter import PostError
+    from newsletter.content.postfiles import read_post_bytes
+
+    (posts_dir / "folder").mkdir()
+    os.symlink("folder", posts_dir / "to-folder.md")
+    outside = tmp_path / "outside.md"
+    outside.write_text("---\ntitle: X\ndate: 2022-01-01\n---\n")
+    os.symlink(outside, posts_dir / "to-outside.md")
+    reasons = {}
+    for name in ("to-folder.md", "to-outside.md", "vanished.md"):
+        with pytest.raises(PostError) as caught:
+            read_post_bytes(posts_dir / name, posts_dir)
+        reasons[name] = caught.value.reason
+    assert reasons["to-folder.md"].startswith("it is not a regular file")
+    assert reasons["to-outside.md"].startswith("it is a symbolic link to a file outside")
+    assert reasons["vanished.md"] == "it was deleted while being read."
+
+
 def test_an_essay_above_the_size_limit_is_a_named_problem(client, runner, write_post):
     write_post("good.md", title="Good essay", date="2022-01-01")
     write_post("big.md", title="Big", date="2022-01-02", body="word " * 120_000)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from newsletter.content.library import get_library
 from newsletter.content.markdown_check import hugo_differences
-from newsletter.content.markdown_hugo import render_markdown
+from newsletter.content.markdown_hugo import new_markdown, render_markdown
 from newsletter.content.plaintext import html_to_plain
 from newsletter.mail.essay import render_parts
 from tests.hugo_structure import structure
@@ -28,6 +28,29 @@ def test_any_markdown_renders_to_html_that_parses_and_to_text(lines: list[str]) 
     BeautifulSoup(fragment, "html5lib")
     assert isinstance(html_to_plain(fragment, markup=False), str)
     assert isinstance(html_to_plain(fragment), str)  # the email's text part
+
+
+# Documents whose extensions keep state between conversions: footnotes, abbreviations,
+# heading ids, fences and raw HTML in the stash, task lists, smart quotes.
+_STATEFUL_PARTS = [
+    "Text[^1] and[^note].", "[^1]: A footnote.", "[^note]: Another.", "*[HTML]: HyperText",
+    "HTML here.", "# Title", "## Title", "```python\nx = 1\n```", "<div>raw</div>",
+    "- [ ] task", "- [x] done", '"quoted" -- text', "~~gone~~", "www.example.org",
+    "Term\n:   Definition", "| a | b |\n|---|---|\n| 1 | 2 |", "{: #id }", "1) one",
+]  # fmt: skip
+_STATEFUL_DOCUMENT = st.lists(st.sampled_from(_STATEFUL_PARTS) | _MARKDOWN_LINE, max_size=6).map(
+    "\n\n".join
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_STATEFUL_DOCUMENT, min_size=2, max_size=5))
+def test_a_reused_renderer_renders_each_document_as_a_fresh_one(documents: list[str]) -> None:
+    """One Markdown instance per thread, reset between documents, gives exactly what a new
+    instance per document gives: nothing of one document leaks into the next."""
+    assert [render_markdown(text) for text in documents] == [
+        new_markdown().convert(text) for text in documents
+    ]
 
 
 def test_feed_and_email_carry_the_list_under_a_paragraph(app, client, write_post):

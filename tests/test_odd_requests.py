@@ -9,6 +9,7 @@ import logging
 import sqlite3
 
 import pytest
+from sqlalchemy import text
 
 from app import create_app
 from newsletter.extensions import db
@@ -90,6 +91,39 @@ def test_a_read_only_database_answers_503_and_logs_the_cause(config, tmp_path, c
     assert len(causes) == 1 and "readonly" in causes[0].getMessage().replace("-", "")
     with sqlite3.connect(path) as check:  # nothing lost, nothing half-written
         assert check.execute("select email from subscribers").fetchall() == [("kept@example.org",)]
+
+
+def test_a_read_only_database_answers_503_on_the_desk_too(config, tmp_path):
+    path = tmp_path / "readonly.sqlite3"
+    config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    read_only = create_app(
+        {**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///file:{path}?mode=ro&uri=true"}
+    )
+    client = read_only.test_client()
+    from conftest import csrf_token_from
+
+    token = csrf_token_from(client.get("/desk/sign-in").get_data(as_text=True))
+    # Asking for a sign-in link writes its record: refused by the database, answered 503.
+    response = client.post(
+        "/desk/sign-in",
+        data={"csrf_token": token, "email": read_only.config["AUTHOR_EMAIL"]},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 503
+
+
+def test_an_app_whose_database_cannot_be_bound_leaves_the_others_working(config, tmp_path):
+    good = create_app(config)
+    bad = create_app({**config, "SQLALCHEMY_DATABASE_URI": "sqlite+nosuchdriver:///x.db"})
+    for _ in range(2):  # the same sentence each time, never "already registered"
+        with bad.app_context(), pytest.raises(Exception, match="nosuchdriver"):
+            db.session.execute(text("SELECT 1"))
+        with good.app_context():
+            assert db.session.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_memory_rate_limits_with_several_workers_log_a_warning(config, monkeypatch, caplog):

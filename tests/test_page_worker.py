@@ -35,17 +35,34 @@ NOT_IN_A_PAGE_WORKER = (
     *DESK_ON_FIRST_USE,
 )
 
+# The database layer, which no page or feed needs: loaded by the first request that does, or
+# by the courier's thread once the first response is closed (it looks for mail a previous
+# process left), never while a page is being answered.
+DATABASE_LAYER = ("sqlalchemy", "flask_sqlalchemy", "newsletter.database")
+
 WORKER = """
 import json, sys
 import app
 application = app.create_app({test_config})
+if {courier_off}:  # isolate what the pages import from what the courier's thread does
+    application.after_request_funcs[None].remove(application.extensions["courier"].start_after)
 client = application.test_client()
-statuses = [client.get(path, buffered=True).status_code for path in sys.argv[1:]]  # closed
-print(json.dumps({{"statuses": statuses, "modules": sorted(sys.modules)}}))
+statuses, while_answering = [], set()
+for path in sys.argv[1:]:
+    response = client.get(path)  # streamed: its WSGI close runs at response.close()
+    response.get_data()
+    statuses.append(response.status_code)
+    while_answering.update(sys.modules)
+    response.close()
+print(json.dumps({{
+    "statuses": statuses, "modules": sorted(sys.modules), "while_answering": sorted(while_answering)
+}}))
 """
 
 
-def serve_in_a_fresh_worker(tmp_path: Path, paths: list[str], testing: bool) -> dict:
+def serve_in_a_fresh_worker(
+    tmp_path: Path, paths: list[str], testing: bool, courier_off: bool = False
+) -> dict:
     """Build the app as a server does (or with a test config) and GET `paths`."""
     posts = tmp_path / "posts"
     posts.mkdir()
@@ -70,7 +87,7 @@ def serve_in_a_fresh_worker(tmp_path: Path, paths: list[str], testing: bool) -> 
                 "INSTANCE_PATH": str(tmp_path / "instance"),
             }
         )
-    code = WORKER.format(test_config=config)
+    code = WORKER.format(test_config=config, courier_off=courier_off)
     result = subprocess.run(
         [sys.executable, "-c", code, *paths],
         cwd=ROOT,
@@ -93,6 +110,7 @@ def test_a_page_worker_imports_neither_alembic_nor_the_sending_stack(tmp_path, t
     worker = serve_in_a_fresh_worker(tmp_path, ["/"], testing)
     assert worker["statuses"] == [200]
     assert [name for name in NOT_IN_A_PAGE_WORKER if loaded(worker["modules"], name)] == []
+    assert [name for name in DATABASE_LAYER if loaded(worker["while_answering"], name)] == []
 
 
 def test_pages_and_feeds_together_still_leave_them_out(tmp_path):
@@ -100,6 +118,15 @@ def test_pages_and_feeds_together_still_leave_them_out(tmp_path):
     worker = serve_in_a_fresh_worker(tmp_path, paths, testing=False)
     assert worker["statuses"] == [200] * len(paths)
     assert [name for name in NOT_IN_A_PAGE_WORKER if loaded(worker["modules"], name)] == []
+    (tmp_path / "quiet").mkdir()
+    quiet = serve_in_a_fresh_worker(tmp_path / "quiet", paths, testing=False, courier_off=True)
+    assert [name for name in DATABASE_LAYER if loaded(quiet["modules"], name)] == []
+
+
+def test_the_first_sign_up_page_and_health_check_load_the_database_layer(tmp_path):
+    worker = serve_in_a_fresh_worker(tmp_path, ["/subscribe", "/healthz"], testing=False)
+    assert worker["statuses"] == [200, 503]  # no tables in this worker's database
+    assert all(loaded(worker["modules"], name) for name in DATABASE_LAYER)
 
 
 def test_the_first_desk_request_imports_the_desk_it_needs(tmp_path):
@@ -116,6 +143,64 @@ def test_every_command_is_listed_and_loads_when_it_runs(app, runner):
     assert listed.exit_code == 0, listed.output
     for name in ("db", "posts", "preview", "send", "subscribers"):
         assert f"  {name} " in listed.output
+    with app.app_context():
+        shell = app.make_shell_context()  # `flask shell`: db and every model, as before
+    assert {"db", "Subscriber", "OutgoingMail", "Delivery"} <= shell.keys()
     heads = runner.invoke(args=["db", "heads"])  # Flask-Migrate, bound to this app on first use
     assert heads.exit_code == 0, heads.output
     assert "migrate" in app.extensions
+
+
+FIRST_USES = """
+import sys, threading
+import app
+application = app.create_app({test_config})
+from newsletter.extensions import db
+from newsletter.mail import courier
+from newsletter.web import health
+views = application.view_functions
+uses = [
+    lambda: views["signup.confirm"].view,  # a sign-up view's first request imports it
+    lambda: views["desk.welcome"].view,
+    lambda: courier._outgoing(),  # the courier's first pass
+    health.database_problem,
+    lambda: db.session.remove(),
+]
+start, failures = threading.Barrier(len(uses)), []
+
+def first_use(use):
+    start.wait()
+    try:
+        with application.app_context():
+            use()
+    except BaseException as error:
+        failures.append(repr(error))
+
+threads = [threading.Thread(target=first_use, args=(use,)) for use in uses]
+[thread.start() for thread in threads]
+[thread.join() for thread in threads]
+with application.app_context():
+    db.session.remove()  # the database still answers in the main thread afterwards
+print(failures)
+"""
+
+
+def test_first_uses_of_the_database_from_several_threads_at_once(tmp_path):
+    """SQLAlchemy's modules import each other: five threads reaching it first together (two
+    lazy views, the courier, /healthz, a session) must all get it whole, in every run."""
+    config = repr(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "page-worker-test-secret-key",
+            "POSTS_DIR": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'first.sqlite3'}",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+    )
+    for _ in range(8):
+        result = subprocess.run(
+            [sys.executable, "-c", FIRST_USES.format(test_config=config)],
+            cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "[]"

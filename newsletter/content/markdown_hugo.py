@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import xml.etree.ElementTree as etree
 
 import markdown
@@ -189,11 +190,23 @@ class HugoExtension(Extension):
         md.postprocessors.register(LoneTags(md), "hugo_lone_tags", 31)  # before raw HTML comes back
 
 
-def render_markdown(text: str) -> str:
-    """Render Markdown with Hugo's structure: CommonMark lists, fences, GFM, smart quotes."""
-    # A Markdown instance keeps state between documents, so each call gets a fresh one.
+def new_markdown() -> markdown.Markdown:
+    """A Markdown instance with Hugo's extensions: building one costs far more than a short
+    document (its extensions compile hundreds of patterns), so each thread keeps one."""
     return markdown.Markdown(
         extensions=[*MARKDOWN_EXTENSIONS, HugoExtension()],
         extension_configs=MARKDOWN_CONFIG,
         output_format="html",
-    ).convert(text)
+    )
+
+
+_PER_THREAD = threading.local()
+
+
+def render_markdown(text: str) -> str:
+    """Render Markdown with Hugo's structure: CommonMark lists, fences, GFM, smart quotes."""
+    md = getattr(_PER_THREAD, "md", None) or new_markdown()
+    _PER_THREAD.md = None  # taken: a conversion that raises leaves its state with it
+    html = md.reset().convert(text)  # reset(): no footnote, abbreviation or id leaks across
+    _PER_THREAD.md = md
+    return html

@@ -21,33 +21,64 @@ MAX_POST_BYTES = 512 * 1024
 
 def read_post_bytes(path: Path, posts_dir: Path) -> bytes:
     """The bytes of a post file, or a PostError saying why it cannot be read."""
-    resolved = _resolve(path)
-    if path.is_symlink() and not resolved.is_relative_to(posts_dir.resolve()):
+    try:
+        # O_NOFOLLOW: a plain file costs one open, fstat and read (a cold start reads thousands);
+        # only a symbolic link, refused here with ELOOP, is resolved and checked.
+        descriptor = _open(path, os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise _unreadable(path, error) from None
+        _check_link(path, posts_dir)
+        try:
+            descriptor = _open(path, 0)
+        except OSError as error:
+            raise _unreadable(path, error) from None
+    try:
+        _check_regular(path, os.fstat(descriptor))
+    except PostError:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read(MAX_POST_BYTES + 1)
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    """Only a regular file of a bounded size is read (a folder is refused before fdopen,
+    which would raise IsADirectoryError)."""
+    if not stat.S_ISREG(info.st_mode):
+        raise PostError(
+            path,
+            "it is not a regular file (a pipe, device or folder). Remove it from the posts folder.",
+        )
+    if info.st_size > MAX_POST_BYTES:
+        raise PostError(
+            path,
+            f"it is larger than {MAX_POST_BYTES // 1024} KB "
+            f"({info.st_size // 1024} KB). Split it into several essays.",
+        )
+
+
+def _open(path: Path, flags: int) -> int:
+    """A read-only descriptor; O_NONBLOCK so that opening a FIFO never waits for a writer
+    (fstat then refuses it)."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | flags)
+
+
+def _unreadable(path: Path, error: OSError) -> PostError:
+    """The sentence for a file that vanished or could not be opened."""
+    if error.errno == errno.ENOENT:
+        return PostError(path, "it was deleted while being read.")
+    return PostError(path, f"it could not be read ({error.strerror}).")
+
+
+def _check_link(path: Path, posts_dir: Path) -> None:
+    """A symbolic link is served only when it leads to a file inside the posts folder."""
+    if not _resolve(path).is_relative_to(posts_dir.resolve()):
         raise PostError(
             path,
             "it is a symbolic link to a file outside the posts folder. "
             "Copy the file into the folder instead.",
         )
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        raise PostError(path, f"it could not be read ({error.strerror}).") from None
-    with os.fdopen(descriptor, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise PostError(
-                path,
-                "it is not a regular file (a pipe, device or folder). "
-                "Remove it from the posts folder.",
-            )
-        if info.st_size > MAX_POST_BYTES:
-            raise PostError(
-                path,
-                f"it is larger than {MAX_POST_BYTES // 1024} KB "
-                f"({info.st_size // 1024} KB). Split it into several essays.",
-            )
-        return file.read(MAX_POST_BYTES + 1)
 
 
 def _resolve(path: Path) -> Path:
@@ -67,4 +98,4 @@ def _resolve(path: Path) -> Path:
             raise PostError(
                 path, "it is a symbolic link that loops back on itself. Remove the link."
             ) from None
-        raise PostError(path, f"it could not be read ({error.strerror}).") from None
+        raise _unreadable(path, error) from None

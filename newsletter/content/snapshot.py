@@ -51,8 +51,9 @@ def build_snapshot(files: Files, folder_mtime_ns: int, now: datetime) -> Snapsho
     tag_names: dict[str, str] = {}
     for post in published:
         for tag in post.tags:
-            by_tag.setdefault(tag_slug(tag), []).append(post)
-            tag_names.setdefault(tag_slug(tag), tag)
+            slug = tag_slug(tag)
+            by_tag.setdefault(slug, []).append(post)
+            tag_names.setdefault(slug, tag)
     versions = sorted((path, version) for path, (version, _) in files.items())
     return Snapshot(
         published=published,

@@ -34,6 +34,8 @@ def bracket_depth(source: str) -> int:
 
 def check_depth(source: str, max_depth: int) -> None:
     """Refuse flow nesting deep enough to exhaust a recursive parser's stack."""
+    if source.count("[") + source.count("{") <= max_depth:
+        return  # nesting cannot be deeper than the brackets opened (a cold start checks thousands)
     if bracket_depth(source) > max_depth:
         raise FrontMatterTooBig(f"it nests values more than {max_depth} levels deep")
 
@@ -47,7 +49,10 @@ def load_bounded_yaml(source: str, max_values: int, max_depth: int) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_node(node, max_values, max_depth)
+        # Without an alias (each one needs a `*`) the nodes form a tree, whose size and depth
+        # one cheap walk gives; any doubt, and every refusal, goes through the full count.
+        if "*" in source or not _tree_fits(node, max_values, max_depth):
+            _check_node(node, max_values, max_depth)
         return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -80,6 +85,23 @@ def _check_node(root: yaml.Node, max_values: int, max_depth: int) -> None:
             raise FrontMatterTooBig(f"its aliases expand to more than {max_values} values")
         if depths[key] > max_depth:
             raise FrontMatterTooBig(f"it nests values more than {max_depth} levels deep")
+
+
+def _tree_fits(root: yaml.Node, max_values: int, max_depth: int) -> bool:
+    """True when a tree of nodes (no node reached twice) holds at most `max_values` values
+    and nests at most `max_depth` deep: `_check_node`'s verdict for a tree, a tenth the cost
+    (a cold start loads thousands of front matters)."""
+    count = deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        deepest = max(deepest, depth)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+    return count <= max_values and deepest <= max_depth
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

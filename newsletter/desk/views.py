@@ -1,17 +1,16 @@
 """Every URL of the desk and the view that answers it, in one table.
 
-The views are Flask's "lazily loading views": a rule's function is imported by the first
-request that reaches it, and with it the desk's tables, queries and webauthn. A worker that
-serves only pages and feeds never loads them (tests/test_page_worker.py), and `url_for("desk...")`
-works from the start, since the rules themselves are registered here, at import.
+The views are Flask's "lazily loading views" (newsletter/lazyview.py): a rule's function is
+imported by the first request that reaches it, and with it the desk's tables, queries and
+webauthn. A worker that serves only pages and feeds never loads them
+(tests/test_page_worker.py), and `url_for("desk...")` works from the start, since the rules
+themselves are registered here, at import.
 """
 
 from __future__ import annotations
 
-from werkzeug.utils import cached_property, import_string
-
 from newsletter.desk.blueprint import bp, init_app
-from newsletter.extensions import csrf
+from newsletter.lazyview import add_lazy_rules
 
 __all__ = ["COMMANDS", "init_app"]
 
@@ -61,31 +60,4 @@ ROUTES = {
 CSRF_EXEMPT = ("reader_import",)
 
 
-class LazyView:
-    """A view function, imported on its first call (Flask's lazy-loading views pattern)."""
-
-    def __init__(self, import_name: str) -> None:
-        # The real function's names, which Flask-WTF and Flask-Limiter key their marks on.
-        self.__module__, self.__name__ = import_name.rsplit(".", 1)
-        self.__qualname__ = self.__name__
-        self.import_name = import_name
-
-    @cached_property
-    def view(self):
-        """The function itself."""
-        return import_string(self.import_name)
-
-    def __call__(self, *args, **kwargs):
-        return self.view(*args, **kwargs)
-
-
-def add_rules() -> None:
-    """Put every desk URL on the blueprint (once: app.py registers it on each app it builds)."""
-    for endpoint, (methods, rule, target) in ROUTES.items():
-        view = LazyView(f"newsletter.desk.{target}")
-        if endpoint in CSRF_EXEMPT:
-            csrf.exempt(view)
-        bp.add_url_rule(rule, endpoint, view, methods=methods.split())
-
-
-add_rules()
+add_lazy_rules(bp, ROUTES, "newsletter.desk", CSRF_EXEMPT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
@@ -10,12 +11,13 @@ import weakref
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
-from newsletter.mail import outgoing
+from newsletter.extensions import db
 
 log = logging.getLogger(__name__)
 
 ERROR_PAUSE = 30.0  # seconds the loop rests after the database itself failed
 _STARTED: weakref.WeakSet[Courier] = weakref.WeakSet()  # this process's couriers with a thread
+KIND_MODULES: tuple[str, ...] = ()  # set by app.py: the modules that register mail kinds
 
 
 class Courier:
@@ -84,7 +86,7 @@ class Courier:
         """One pass over the queue; a failing database is logged, and retried later."""
         try:
             with self.app.app_context():
-                return outgoing.drain(self.token)
+                return _outgoing().drain(self.token)
         except Exception as error:
             log.error("Queued mail could not be read or settled (%s); retrying soon.", error)
             return ERROR_PAUSE
@@ -140,3 +142,14 @@ def wake() -> None:
     def wake_once_sent(response: Response) -> Response:
         response.call_on_close(waking.wake)
         return response
+
+
+def _outgoing():
+    """The queue, with every kind of mail registered; imported by the thread, not at start:
+    it brings SQLAlchemy, which a worker serving only pages does not need before then."""
+    db.load()  # SQLAlchemy's first import in this process happens under one lock
+    for module in KIND_MODULES:
+        importlib.import_module(module)
+    from newsletter.mail import outgoing
+
+    return outgoing

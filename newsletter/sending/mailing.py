@@ -27,7 +27,7 @@ from newsletter.mail.transport import DeliveryError, Envelope
 from newsletter.sending import checks, clock, ledger, ledger_counts
 from newsletter.sending.models import MailingStatus
 from newsletter.sending.pool import Run, SendOptions, SendReport, counting, run_pool
-from newsletter.subscribers.subscriptions import InvalidAddress, normalise_address
+from newsletter.subscribers.addresses import InvalidAddress, normalise_address
 from newsletter.subscribers.tokens import unsubscribe_url
 
 PREVIEW_ADDRESS = "reader@example.org"

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import ValidationError
 
-from newsletter.subscribers.subscriptions import InvalidAddress, normalise_address
+from newsletter.subscribers.addresses import InvalidAddress, normalise_address
 
 
 class SubscribeForm(FlaskForm):

@@ -7,8 +7,6 @@ import logging
 import os
 
 from flask import Blueprint, Response
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.content.library import get_library
 from newsletter.extensions import db
@@ -20,6 +18,11 @@ log = logging.getLogger(__name__)
 def database_problem() -> str | None:
     """Why the database cannot serve, or None: a real table is read, so a missing migration
     or an unreachable server both count."""
+    # Imported here: the first health check loads SQLAlchemy, never a page worker's start.
+    db.load()
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1 FROM subscribers LIMIT 1"))
