@@ -8,18 +8,26 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import RecordingHandler, TimingHandler
 from sqlalchemy import select
 from test_queue_workers import REDIS_URL, redis_client
 
 from newsletter.extensions import db
 from newsletter.mail.essay import build_essay_email
 from newsletter.mail.smtp import SMTPSettings, SMTPTransport
+from newsletter.mail.transport import Envelope
 from newsletter.sending import clock, jobs, runs, single
 from newsletter.sending.mailing import find_post, send_options
 from newsletter.sending.models import Mailing, SendBatch
-from newsletter.sending.ratelimit import GlobalRate, is_slow_down
+from newsletter.sending.ratelimit import LEAD_SECONDS, GlobalRate, is_slow_down
 
 pytestmark = pytest.mark.database
+
+
+@pytest.fixture
+def smtp_handler(request):
+    """The test server's handler: recording, unless a test names another."""
+    return request.param() if hasattr(request, "param") else RecordingHandler()
 
 
 @pytest.fixture
@@ -168,5 +176,68 @@ def test_slots_are_spaced_evenly_across_workers():
         # each slot is 20 ms after the one before it, whoever took it
         gaps = [b - a for a, b in zip(waits, waits[1:], strict=False)]
         assert all(0.010 <= gap <= 0.030 for gap in gaps), waits
+    finally:
+        client.delete(*client.scan_iter(f"{namespace}*"))
+
+
+@pytest.fixture
+def paced(smtp_server):
+    """A paced SMTP transport to the test server on a rate of 5 a second (slots 200 ms apart)
+    in a namespace of its own; (transport, rate)."""
+    client = redis_client()
+    namespace = f"nltest-{uuid.uuid4().hex[:10]}"
+    rate = GlobalRate(REDIS_URL, 5, namespace=namespace, pause_seconds=0.6)
+    transport = SMTPTransport(SMTPSettings("127.0.0.1", smtp_server.port, timeout=10))
+    yield jobs.PacedTransport(transport, rate, threading.Event()), rate
+    transport.close()
+    client.delete(*client.scan_iter(f"{namespace}*"))
+
+
+def _envelope(n: int) -> Envelope:
+    return Envelope("desk@example.org", f"reader{n}@example.com", b"Subject: Hi\r\n\r\nHello.\r\n")
+
+
+@pytest.mark.parametrize("smtp_handler", [TimingHandler], indirect=True)
+def test_a_paced_message_opens_before_its_slot_and_its_data_keeps_to_the_slot(smtp_handler, paced):
+    transport, _ = paced
+    for n in range(4):
+        transport.send(_envelope(n))
+    mail_from, data = smtp_handler.accepted, smtp_handler.attempts
+    assert len(data) == 4
+    gaps = [b - a for a, b in zip(data, data[1:], strict=False)]
+    assert all(gap >= 0.2 - 0.02 for gap in gaps), f"DATA 200 ms apart at most once: {gaps}"
+    waits = [d - m for m, d in zip(mail_from[1:], data[1:], strict=True)]
+    # the transaction opens up to the lead before the slot and waits no longer inside it
+    assert all(LEAD_SECONDS / 2 <= wait <= LEAD_SECONDS + 0.1 for wait in waits), waits
+
+
+@pytest.mark.parametrize("smtp_handler", [TimingHandler], indirect=True)
+def test_a_pause_is_waited_out_before_mail_from_not_inside_the_transaction(smtp_handler, paced):
+    import time
+
+    transport, rate = paced
+    rate.slow_down()
+    paused = time.monotonic()
+    transport.send(_envelope(1))
+    (mail_from,), (data,) = smtp_handler.accepted, smtp_handler.attempts
+    assert mail_from - paused >= 0.6 - 0.05, "MAIL FROM waited for the pause to end"
+    assert data - mail_from <= LEAD_SECONDS + 0.1, "and the transaction stayed short"
+
+
+def test_messages_late_to_their_slots_never_crowd_one_second_past_the_rate():
+    import time
+
+    client = redis_client()
+    namespace = f"nltest-{uuid.uuid4().hex[:10]}"
+    rate = GlobalRate(REDIS_URL, 5, namespace=namespace)
+    try:
+        late = time.monotonic() - 1.0  # every message came long after its own slot
+        started = time.monotonic()
+        went = []
+        for _ in range(7):
+            rate.go(late)
+            went.append(time.monotonic() - started)
+        assert went[4] < 0.5, f"five a second go at once: {went}"
+        assert min(went[5:]) >= 0.95, f"the sixth and seventh wait for the first to leave: {went}"
     finally:
         client.delete(*client.scan_iter(f"{namespace}*"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -64,6 +65,8 @@ def _reply(code: int, message: bytes | str) -> str:
 class SMTPTransport:
     """One SMTP connection, opened on first use and reopened after the server drops it."""
 
+    takes_pace = True  # send() calls `pace` once the recipient is accepted, right before DATA
+
     def __init__(self, settings: SMTPSettings) -> None:
         self.settings = settings
         self.smtp: smtplib.SMTP | None = None
@@ -92,14 +95,15 @@ class SMTPTransport:
         self.smtp = smtp
         return smtp
 
-    def send(self, envelope: Envelope) -> None:
-        """Send one message; raise a `DeliveryError` subclass saying what happened."""
+    def send(self, envelope: Envelope, pace: Callable[[], None] | None = None) -> None:
+        """Send one message; raise a `DeliveryError` subclass saying what happened. `pace`
+        (a short wait that never raises: the shared rate's slot) runs right before DATA."""
         smtp = self.smtp or self.connect()
         try:
             self._mail_from(smtp, envelope.sender)
-            code, message = smtp.rcpt(envelope.recipient)
-            if code not in (250, 251):
-                self._refused(smtp, code, message, bounce=code in BOUNCE_CODES)
+            self._rcpt_to(smtp, envelope.recipient)
+            if pace:
+                pace()
             smtp.putcmd("data")
             code, message = smtp.getreply()
             if code != 354:
@@ -132,6 +136,12 @@ class SMTPTransport:
                     "Check MAIL_DEFAULT_SENDER."
                 )
             self._refused(smtp, code, message)
+
+    def _rcpt_to(self, smtp: smtplib.SMTP, address: str) -> None:
+        """RCPT TO; a refusal is about this reader (a 550, 551 or 553 bounces)."""
+        code, message = smtp.rcpt(address)
+        if code not in (250, 251):
+            self._refused(smtp, code, message, bounce=code in BOUNCE_CODES)
 
     def _refused(self, smtp, code: int, message: bytes, *, bounce=False, after_data=False):
         """Classify a refusal: 5xx permanent, anything else temporary; reset for the next."""

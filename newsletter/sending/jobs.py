@@ -10,6 +10,7 @@ over harmlessly; a message that worker had in flight stays `sending` and is repo
 from __future__ import annotations
 
 import enum
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from newsletter.sending import clock, ledger, runs
 from newsletter.sending.delivery import Job, Outcome, deliver_one
 from newsletter.sending.models import DeliveryStatus
 from newsletter.sending.pool import SendOptions, Watch
-from newsletter.sending.ratelimit import is_slow_down
+from newsletter.sending.ratelimit import LEAD_SECONDS, is_slow_down
 
 READ_CHUNK = 500  # readers read per query within a batch
 
@@ -106,18 +107,24 @@ def _end_of_pass(worker: Worker, batch_id: int, attempt: int, tally: dict, watch
 
 
 class PacedTransport:
-    """A transport that takes a slot of the shared rate right before each message goes out
-    (after the claim and the rendering, so the slots are as close as can be to what the server
-    sees)."""
+    """A transport that keeps each message to a slot of the shared rate: the slot is reserved
+    (and any pause waited out) before MAIL FROM, and waited for right before DATA, so that the
+    slots time what the server counts, the end of DATA (see `ratelimit.py`). A transport
+    without that hook waits for the whole slot before it starts."""
 
     def __init__(self, inner: Transport, rate, stop: threading.Event) -> None:
         self.inner, self.rate, self.stop = inner, rate, stop
 
     def send(self, envelope: Envelope) -> None:
-        """Wait for a slot, then send; a worker told to stop meanwhile sends nothing."""
-        if not self.rate.wait(self.stop.wait):
+        """Reserve a slot, then send; a worker told to stop meanwhile sends nothing."""
+        lead = LEAD_SECONDS if getattr(self.inner, "takes_pace", False) else 0.0
+        slot = self.rate.reserve(self.stop.wait, lead=lead)
+        if slot is None:
             raise TemporaryFailure("The worker stopped before this message; a later pass sends it.")
-        self.inner.send(envelope)
+        if lead:
+            self.inner.send(envelope, pace=functools.partial(self.rate.go, slot))
+        else:
+            self.inner.send(envelope)
 
     def close(self) -> None:
         """Close the connection underneath."""
