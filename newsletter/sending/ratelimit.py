@@ -44,33 +44,41 @@ RECOVER_SECONDS = 60
 MAX_HALVINGS = 8
 LEAD_SECONDS = 0.1  # reserve() returns this long before the slot: time for MAIL FROM and RCPT TO
 
-# KEYS: next slot, halvings, pause. ARGV: messages per second (0: no limit).
-# Returns the microseconds to wait: for the reserved slot, or (negative) out of a pause.
-_TAKE_SLOT = """
-local pause = redis.call('PTTL', KEYS[3])
-if pause > 0 then return -pause * 1000 end
+
+def _rate_and_now(halvings_key: str, max_halvings_arg: str) -> str:
+    """The Lua both scripts start with: the rate in force (ARGV[1] halved as often as the
+    halvings key says, 0 for no limit) and Redis's own clock, in microseconds."""
+    return f"""
 local per_second = tonumber(ARGV[1])
 if per_second <= 0 then return 0 end
-local halvings = math.min(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[2]))
+local halvings = math.min(tonumber(redis.call('GET', {halvings_key}) or '0'),
+                          tonumber({max_halvings_arg}))
 local rate = math.max(1, math.floor(per_second / (2 ^ halvings)))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+"""
+
+
+# KEYS: next slot, halvings, pause. ARGV: messages per second (0: no limit).
+# Returns the microseconds to wait: for the reserved slot, or (negative) out of a pause.
+_TAKE_SLOT = (
+    """
+local pause = redis.call('PTTL', KEYS[3])
+if pause > 0 then return -pause * 1000 end
+"""
+    + _rate_and_now("KEYS[2]", "ARGV[2]")
+    + """local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 redis.call('SET', KEYS[1], string.format('%d', slot + math.floor(1000000 / rate)), 'PX', 60000)
 return slot - now
 """
+)
 
 # KEYS: halvings, the last second's sends (a sorted set). ARGV: messages per second, a member.
 # Records a send and returns 0 when the last second holds fewer than the rate in force; else
 # the microseconds until its oldest send leaves the window.
-_GO = """
-local per_second = tonumber(ARGV[1])
-if per_second <= 0 then return 0 end
-local halvings = math.min(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[3]))
-local rate = math.max(1, math.floor(per_second / (2 ^ halvings)))
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1000000)
+_GO = (
+    _rate_and_now("KEYS[1]", "ARGV[3]")
+    + """redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1000000)
 if redis.call('ZCARD', KEYS[2]) < rate then
   redis.call('ZADD', KEYS[2], now, ARGV[2])
   redis.call('PEXPIRE', KEYS[2], 2000)
@@ -79,6 +87,7 @@ end
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + 1000000 - now)
 """
+)
 
 
 def is_slow_down(reply: str) -> bool:
