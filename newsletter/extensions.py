@@ -44,11 +44,6 @@ class LazyDatabase:
         app.shell_context_processor(self._shell_context)
 
     @property
-    def loaded(self) -> bool:
-        """True once SQLAlchemy has been imported and the extension built."""
-        return self._real is not None
-
-    @property
     def real(self):
         """The Flask-SQLAlchemy extension itself, bound to the current app if there is one."""
         try:
