@@ -110,7 +110,7 @@ class PacedTransport:
     """A transport that keeps each message to a slot of the shared rate: the slot is reserved
     (and any pause waited out) before MAIL FROM, and waited for right before DATA, so that the
     slots time what the server counts, the end of DATA (see `ratelimit.py`). A transport
-    without that hook waits for the whole slot before it starts."""
+    without that hook waits for the slot and the window before it starts."""
 
     def __init__(self, inner: Transport, rate, stop: threading.Event) -> None:
         self.inner, self.rate, self.stop = inner, rate, stop
@@ -121,9 +121,11 @@ class PacedTransport:
         slot = self.rate.reserve(self.stop.wait, lead=lead)
         if slot is None:
             raise TemporaryFailure("The worker stopped before this message; a later pass sends it.")
+        pace = functools.partial(self.rate.go, slot)
         if lead:
-            self.inner.send(envelope, pace=functools.partial(self.rate.go, slot))
+            self.inner.send(envelope, pace=pace)
         else:
+            pace()  # the same slot and window, before the whole message
             self.inner.send(envelope)
 
     def close(self) -> None:
