@@ -85,14 +85,14 @@ def _resolve(path: Path) -> Path:
     """Where a path really leads; a dangling or looping symlink is a named problem."""
     try:
         return path.resolve(strict=True)
-    except FileNotFoundError:
+    except FileNotFoundError as error:
         if path.is_symlink():
             target = os.readlink(path)
             raise PostError(
                 path,
                 f"it is a symbolic link to {target}, which does not exist. Fix or remove the link.",
             ) from None
-        raise PostError(path, "it was deleted while being read.") from None
+        raise _unreadable(path, error) from None
     except (RuntimeError, OSError) as error:
         if isinstance(error, RuntimeError) or error.errno == errno.ELOOP:
             raise PostError(
