@@ -16,9 +16,9 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from newsletter.content import postcache, rendered
-from newsletter.content.frontmatter import PostError, PostProblem
-from newsletter.content.postfiles import read_post_bytes
-from newsletter.content.posts import Post, parse_post
+from newsletter.content.frontmatter import PostProblem
+from newsletter.content.parsing import parse_files
+from newsletter.content.posts import Post
 from newsletter.content.rendered import RenderedPost
 from newsletter.content.snapshot import FileVersion, Snapshot, build_snapshot
 
@@ -143,13 +143,11 @@ class PostLibrary:
                         seen[entry.path] = version
         changed = self._forget_missing(seen)
         files = self._files
-        for path, version in seen.items():
-            known = files.get(path)
-            if known is None or known[0] != version:
-                files[path] = (version, self._parse(Path(path)))
-                self._rendered.pop(path, None)
-                changed = True
-        return changed
+        due = [path for path, version in seen.items() if files.get(path, (None,))[0] != version]
+        for path, item in zip(due, self._parse(due), strict=True):
+            files[path] = (seen[path], item)
+            self._rendered.pop(path, None)
+        return changed or bool(due)
 
     def _forget_missing(self, seen: dict[str, FileVersion]) -> bool:
         """Drop the files no longer on disk; True when there were any."""
@@ -159,18 +157,14 @@ class PostLibrary:
             self._rendered.pop(path, None)
         return bool(gone)
 
-    def _parse(self, path: Path) -> Post | PostProblem:
-        self.parse_count += 1
-        try:
-            return parse_post(path, read_post_bytes(path, self.posts_dir), self.timezone)
-        except PostError as error:
-            log.error("%s The other posts are still served.", error)
-            return PostProblem(path, str(error))
-        except Exception as error:  # one file must never take the site down, whatever it holds
-            log.exception("Post file %s could not be parsed.", path)
-            return PostProblem(
-                path, f"Post file {path}: it could not be read ({type(error).__name__}: {error})."
-            )
+    def _parse(self, paths: list[str]) -> list[Post | PostProblem]:
+        """New and changed files parsed (in several processes when many); each problem logged."""
+        self.parse_count += len(paths)
+        parsed = parse_files([Path(path) for path in paths], self.posts_dir, self.timezone)
+        for item in parsed:
+            if isinstance(item, PostProblem):
+                log.error("%s The other posts are still served.", item.message)
+        return parsed
 
     def _build_snapshot(self) -> Snapshot:
         snapshot = build_snapshot(self._files, self._folder_mtime_ns, self.clock())

@@ -34,6 +34,7 @@ def cache_key(posts_dir: Path, timezone: object) -> str:
         "frontmatter.py",
         "yamlbounds.py",
         "postfiles.py",
+        "parsing.py",
         "library.py",
         "postcache.py",
     )
