@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 
 from newsletter.columns import utcnow
 from newsletter.extensions import db
+from newsletter.mail import courier as courier_module
 from newsletter.mail import outgoing
 from newsletter.mail.courier import courier
 from newsletter.mail.messages import MailNotSent
@@ -277,3 +278,42 @@ def test_every_queued_row_is_sent_at_most_once_and_ends_sent_or_failed(
         assert (status == "sent") == (sent[email] == 1), (email, status, during)
     failed = sum(status == "failed" for _, status in rows)
     assert len(probe.gave_up) == failed  # each failure undone once
+
+
+class TestTheThreadWaitsForAQuietMoment:
+    """A wake-up comes as a response closes, while the server may still be sending it: the
+    thread's pass waits until no wake-up has come for SETTLE seconds (at most SETTLE_AT_MOST)."""
+
+    @pytest.fixture
+    def passes(self, app, monkeypatch) -> list[float]:
+        """When each pass of the app's courier began (time.monotonic)."""
+        began: list[float] = []
+        run_pass = courier(app)._pass
+
+        def timed_pass():
+            began.append(time.monotonic())
+            return run_pass()
+
+        monkeypatch.setattr(courier(app), "_pass", timed_pass)
+        return began
+
+    def test_a_pass_begins_no_sooner_than_settle_after_the_last_wake_up(self, app, passes):
+        each = courier(app)
+        with app.app_context():
+            for _ in range(5):  # a burst of sign-ups
+                each.wake()
+            last = each.woken_at
+            assert each.wait_idle(timeout=10)
+        assert passes and passes[0] >= last + courier_module.SETTLE
+
+    def test_a_stream_of_wake_ups_holds_mail_back_at_most_settle_at_most(
+        self, app, passes, monkeypatch
+    ):
+        monkeypatch.setattr(courier_module, "SETTLE", 600.0)  # as if wake-ups never stopped
+        monkeypatch.setattr(courier_module, "SETTLE_AT_MOST", 0.2)
+        each = courier(app)
+        before = time.monotonic()
+        with app.app_context():
+            each.wake()
+            assert each.wait_idle(timeout=10), "the pass waited for a quiet moment forever"
+        assert passes and passes[0] >= before + 0.2

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import weakref
 
 from flask import Flask, Response, after_this_request, current_app, has_request_context
@@ -16,6 +17,8 @@ from newsletter.extensions import db
 log = logging.getLogger(__name__)
 
 ERROR_PAUSE = 30.0  # seconds the loop rests after the database itself failed
+SETTLE = 0.05  # seconds with no wake-up before a pass, so the response that woke it is gone
+SETTLE_AT_MOST = 1.0  # seconds: a steady stream of wake-ups holds mail back no longer
 _STARTED: weakref.WeakSet[Courier] = weakref.WeakSet()  # this process's couriers with a thread
 KIND_MODULES: tuple[str, ...] = ()  # set by app.py: the modules that register mail kinds
 
@@ -35,12 +38,14 @@ class Courier:
         self.changed = threading.Condition()
         self.asked = 0  # wake-ups so far
         self.served = 0  # wake-ups a complete pass has answered
+        self.woken_at = time.monotonic()  # the latest wake-up, or the thread's start
 
     def wake(self) -> None:
         """Say a row was committed; start the thread first if this process has none."""
         self.ensure_started()
         with self.changed:
             self.asked += 1
+            self.woken_at = time.monotonic()
             self.changed.notify_all()
 
     def ensure_started(self) -> None:
@@ -57,6 +62,7 @@ class Courier:
             self.token = f"{os.getpid()}-{secrets.token_hex(8)}"
             self.thread = threading.Thread(target=self._run, name="outgoing-mail", daemon=True)
             self.pid = os.getpid()
+            self.woken_at = time.monotonic()
             self.thread.start()
             _STARTED.add(self)
 
@@ -73,6 +79,7 @@ class Courier:
         """Deliver what is due (rows a previous process left too), then sleep until woken or
         the next retry falls due."""
         while not self.stopping:
+            self._settle()
             with self.changed:
                 target = self.asked
             delay = self._pass()
@@ -81,6 +88,20 @@ class Courier:
                 self.changed.notify_all()
                 if self.asked == target and not self.stopping:
                     self.changed.wait(timeout=delay)
+
+    def _settle(self) -> None:
+        """Wait until no wake-up has come for SETTLE seconds (SETTLE_AT_MOST in all). A wake-up
+        comes as a response closes, while the server may still be sending it: a pass begun at
+        once would take the CPU and the GIL from it, and a new address, whose sign-up wakes the
+        thread, would answer later than a known one (tests/test_signup_timing.py). A burst of
+        sign-ups is delivered in one pass, after the burst."""
+        with self.changed:
+            latest = time.monotonic() + SETTLE_AT_MOST
+            while not self.stopping:
+                until = min(self.woken_at + SETTLE, latest)
+                if time.monotonic() >= until:
+                    return
+                self.changed.wait(until - time.monotonic())
 
     def _pass(self) -> float | None:
         """One pass over the queue; a failing database is logged, and retried later."""
@@ -130,9 +151,10 @@ def courier(app: Flask | None = None) -> Courier:
 
 def wake() -> None:
     """Tell this process's delivery thread that a row was committed. Inside a request, once
-    the response has been sent (its WSGI close): the thread's work on the mail must not
-    compete with the very page that queued it, or a new address (whose sign-up queues a mail)
-    would answer later than a known one (tests/test_signup_timing.py)."""
+    the response has been sent (its WSGI close), and the thread then waits for a quiet moment
+    (`Courier._settle`): its work on the mail must not compete with the very page that queued
+    it, or a new address (whose sign-up queues a mail) would answer later than a known one
+    (tests/test_signup_timing.py)."""
     if not has_request_context():
         courier().wake()
         return

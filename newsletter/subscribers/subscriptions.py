@@ -60,8 +60,8 @@ def subscribe(
     if queue:
         outgoing.enqueue(CONFIRM, signup.subscriber_id, signup.email, skip=not signup.claimed)
     db.session.commit()
-    if queue and signup.claimed:
-        courier.wake()
+    if queue:
+        courier.wake()  # mail or not: what the thread does next must not tell the two apart
     elif signup.claimed:
         send_claimed_confirmation(signup.subscriber_id, signup.email)
     return SignupResult(signup.subscriber_id, signup.outcome, signup.claimed)
