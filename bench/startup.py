@@ -3,7 +3,8 @@
 Run from the repository root: `.venv/bin/python bench/startup.py [--runs 3] [--sizes 1000 10000]`.
 Target (issue 2): under 1 s with 1,000 essays, under 3 s with 10,000. Each size is timed twice:
 cold starts (no posts cache: every file parsed) and restarts (the cache in place, as after a
-deploy). `--phases` also splits one
+deploy); a cold start of 2,000 essays or more parses them in helper processes on the other
+cores too (newsletter/content/parsing.py). `--phases` also splits one
 cold start into its parts (imports, create_app, the first scan of the posts, the first page), in
 a fresh interpreter, to show where the time goes (wall and CPU seconds, the CPU figure being
 the one a busy neighbour disturbs less), and counts the modules a page worker loaded (it imports
