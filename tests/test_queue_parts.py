@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import RecordingHandler, TimingHandler
+from conftest import RecordingHandler, TimingHandler, free_port
 from sqlalchemy import select
 from test_queue_workers import REDIS_URL, redis_client
 
@@ -94,6 +94,45 @@ def test_a_batch_job_run_twice_mails_each_reader_once(app, essay, add_subscriber
         assert len(smtp_server.messages) == 12
         report = runs.report(db.engine, runs.run_state(db.engine, 1))
         assert (report.sent, report.failed, report.uncertain, report.skipped) == (12, 0, 0, 0)
+
+
+def test_redis_gone_before_mail_from_leaves_each_reader_to_a_later_pass(
+    app, essay, add_subscribers, smtp_server
+):
+    """The shared rate cannot be read: nothing is sent, no reader is left claimed (`sending`,
+    which only an author's --retry-uncertain would retry), and once Redis answers again the
+    next pass mails each reader once."""
+    add_subscribers(3)
+    _, (batch_id,) = new_run(app, batch_size=10)
+    gone = GlobalRate(f"redis://127.0.0.1:{free_port()}/0", 50)  # nobody listens there
+    client = redis_client()
+    namespace = f"nltest-{uuid.uuid4().hex[:10]}"
+    back = GlobalRate(REDIS_URL, 50, namespace=namespace)
+    with app.app_context():
+        transport = SMTPTransport(SMTPSettings.from_app())
+        worker = jobs.Worker(db.engine, transport, send_options(), rate=gone)
+        worker.transport = jobs.PacedTransport(transport, gone, worker.stop)
+        try:
+            assert jobs.run_batch(worker, batch_id, attempt=0) is jobs.Pass.AGAIN
+            assert smtp_server.messages == []
+            report = runs.report(db.engine, runs.run_state(db.engine, 1))
+            assert (report.sent, report.failed, report.uncertain) == (0, 3, 0)
+            assert "could not be read from Redis" in report.failures[0][1]
+            worker.rate = back
+            worker.transport = jobs.PacedTransport(transport, back, worker.stop)
+            assert jobs.run_batch(worker, batch_id, attempt=1) is jobs.Pass.ENDED
+        finally:
+            transport.close()
+            client.delete(*client.scan_iter(f"{namespace}*"))
+    assert sorted(str(m["To"]) for m in smtp_server.messages) == sorted(
+        f"reader{n}@example.com" for n in range(3)
+    )
+
+
+def test_a_slow_down_with_redis_gone_is_logged_not_raised(caplog):
+    gone = GlobalRate(f"redis://127.0.0.1:{free_port()}/0", 50)
+    gone.slow_down()
+    assert "could not be shared through Redis" in caplog.text
 
 
 def test_a_stopping_worker_hands_its_batch_back_unfinished(app, essay, add_subscribers):

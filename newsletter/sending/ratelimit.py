@@ -34,10 +34,15 @@ second); the rate comes back once `RECOVER_SECONDS` pass without one.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
+
+from newsletter.mail.transport import TemporaryFailure
+
+log = logging.getLogger(__name__)
 
 SLOW_DOWN_CODES = ("421", "454")
 RECOVER_SECONDS = 60
@@ -95,6 +100,11 @@ def is_slow_down(reply: str) -> bool:
     return reply[:3] in SLOW_DOWN_CODES
 
 
+class RateUnavailable(TemporaryFailure):
+    """Redis, which holds the shared rate, did not answer before MAIL FROM: nothing was sent,
+    so the reader's message is retried like any temporary failure."""
+
+
 class GlobalRate:
     """The shared rate: `wait()` before each message, `slow_down()` when the server asks."""
 
@@ -137,10 +147,18 @@ class GlobalRate:
     ) -> float | None:
         """Wait out any pause, reserve this message's slot and wait until `lead` seconds
         before it; the slot's `time.monotonic()`, or None: told to stop."""
+        import redis
+
         sleep = sleep or self.stop.wait
         while True:
             asked = time.monotonic()  # Redis times the slot from within this call
-            delay_us = int(self.take_slot(keys=self.keys, args=[self.per_second, MAX_HALVINGS]))
+            try:
+                delay_us = int(self.take_slot(keys=self.keys, args=[self.per_second, MAX_HALVINGS]))
+            except redis.RedisError as error:
+                raise RateUnavailable(
+                    f"The shared send rate could not be read from Redis ({error}); nothing was "
+                    "sent, and a later pass retries this reader."
+                ) from None
             if delay_us >= 0:
                 break
             if sleep(-delay_us / 1e6):
@@ -173,13 +191,19 @@ class GlobalRate:
             return
 
     def slow_down(self) -> None:
-        """Pause every worker; the first report of a burst also halves the shared rate."""
-        first = self.redis.set(self.keys[2], 1, px=self.pause_ms, nx=True)
-        if first and self.per_second:
-            pipe = self.redis.pipeline()
-            pipe.incr(self.keys[1])
-            pipe.expire(self.keys[1], RECOVER_SECONDS)
-            pipe.execute()
+        """Pause every worker; the first report of a burst also halves the shared rate. Never
+        raises: with Redis gone the next `reserve()` says so for its own message."""
+        import redis
+
+        try:
+            first = self.redis.set(self.keys[2], 1, px=self.pause_ms, nx=True)
+            if first and self.per_second:
+                pipe = self.redis.pipeline()
+                pipe.incr(self.keys[1])
+                pipe.expire(self.keys[1], RECOVER_SECONDS)
+                pipe.execute()
+        except redis.RedisError as error:
+            log.warning("The server's slow-down could not be shared through Redis (%s).", error)
 
 
 def pace_until(slot: float) -> None:
