@@ -44,12 +44,17 @@ def values(parsed: list) -> list:
     return [vars(item) for item in parsed]
 
 
-def test_helpers_give_the_values_and_order_one_process_gives(folder, posts_dir, monkeypatch):
+def test_helpers_give_the_values_and_order_one_process_gives(
+    folder, posts_dir, monkeypatch, caplog
+):
     alone = parsing.parse_chunk(folder, posts_dir, ZONE)
     assert sum(isinstance(item, PostProblem) for item in alone) == 9
     monkeypatch.setattr(parsing, "CHUNK", 3)
-    shared = parsing.parse_files(folder, posts_dir, ZONE, parallel_from=1)
+    monkeypatch.setattr(parsing, "_cores", lambda: 3)  # two helpers, on a machine of any size
+    with caplog.at_level(logging.WARNING, logger="newsletter.content.parsing"):
+        shared = parsing.parse_files(folder, posts_dir, ZONE, parallel_from=1)
     assert values(shared) == values(alone)
+    assert not caplog.records  # both helpers started and ended without a fault
 
 
 def test_a_helper_process_parses_what_it_is_given(folder, posts_dir):

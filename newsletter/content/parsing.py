@@ -21,6 +21,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from datetime import tzinfo
 from pathlib import Path
@@ -46,8 +47,7 @@ def parse_file(path: Path, posts_dir: Path, timezone: tzinfo) -> Parsed:
         return parse_post(path, read_post_bytes(path, posts_dir), timezone)
     except PostError as error:
         return PostProblem(path, str(error))
-    except Exception as error:
-        log.exception("Post file %s could not be parsed.", path)
+    except Exception as error:  # logged once, with the other problems, by the library
         return PostProblem(
             path, f"Post file {path}: it could not be read ({type(error).__name__}: {error})."
         )
@@ -79,27 +79,42 @@ def _share(chunks: list, done: list, posts_dir: Path, timezone: tzinfo, helpers:
     """Fill `done` with the chunks' values, here and in the helpers; a chunk a helper failed
     stays None (the caller parses it)."""
     todo = deque(range(len(chunks)))  # helpers take from the left, this process from the right
-    processes = [process for process in map(_start_helper, range(helpers)) if process]
-    threads = [
-        threading.Thread(
-            target=_feed, args=(process, todo, chunks, done, posts_dir, timezone), daemon=True
-        )
-        for process in processes
-    ]
-    for thread in threads:
-        thread.start()
-    while todo:
+    fed = [
+        (process, threading.Thread(target=_feed, args=(process, todo, chunks, done, posts_dir,
+                                                       timezone), daemon=True))
+        for process in map(_start_helper, range(helpers))
+        if process
+    ]  # fmt: skip
+    try:
+        for _, thread in fed:
+            thread.start()
+        while todo:
+            try:
+                index = todo.pop()
+            except IndexError:  # a helper took the last one
+                break
+            done[index] = parse_chunk(chunks[index], posts_dir, timezone)
+        deadline = time.monotonic() + PATIENCE
+        for _, thread in fed:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        for process, thread in fed:
+            _finish(process, thread)
+
+
+def _finish(process: subprocess.Popen, thread: threading.Thread) -> None:
+    """End a helper: it has ended on its own once fed; one still busy after PATIENCE (its
+    chunk is parsed here), or never fed, is killed."""
+    if thread.is_alive() or thread.ident is None:
+        process.kill()
+        if thread.ident is not None:
+            thread.join()  # its read or write fails at once now
+    for pipe in (process.stdin, process.stdout):
         try:
-            index = todo.pop()
-        except IndexError:  # a helper took the last one
-            break
-        done[index] = parse_chunk(chunks[index], posts_dir, timezone)
-    for thread, process in zip(threads, processes, strict=True):
-        thread.join(PATIENCE)
-        if thread.is_alive():  # still busy after PATIENCE: its chunk is parsed here instead
-            process.kill()
-        process.wait()
-        process.stdout.close()
+            pipe.close()
+        except OSError:
+            pass  # closed with the helper already gone
+    process.wait()
 
 
 def _cores() -> int:
@@ -115,7 +130,7 @@ def _start_helper(_number: int) -> subprocess.Popen | None:
     path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-P", "-m", __name__],  # -P: nothing from the current folder
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
@@ -136,13 +151,13 @@ def _feed(process: subprocess.Popen, todo: deque, chunks, done, posts_dir, timez
             pickle.dump((chunks[index], posts_dir, timezone), process.stdin)
             process.stdin.flush()
             done[index] = pickle.load(process.stdout)  # our own child's answer
-    except (OSError, EOFError, pickle.UnpicklingError) as error:
+    except Exception as error:  # whatever it was, the chunk is parsed here
         log.warning("A helper process stopped parsing posts (%s); parsing its share here.", error)
     finally:
         try:
             process.stdin.close()  # the helper's signal to end
         except OSError:
-            pass  # it has ended already
+            pass  # it has ended already (_finish tries again)
 
 
 def serve_helper() -> None:

@@ -79,9 +79,9 @@ class Courier:
         """Deliver what is due (rows a previous process left too), then sleep until woken or
         the next retry falls due."""
         while not self.stopping:
-            self._settle()
-            with self.changed:
-                target = self.asked
+            target = self._settle()
+            if self.stopping:
+                break
             delay = self._pass()
             with self.changed:
                 self.served = target
@@ -89,19 +89,20 @@ class Courier:
                 if self.asked == target and not self.stopping:
                     self.changed.wait(timeout=delay)
 
-    def _settle(self) -> None:
+    def _settle(self) -> int:
         """Wait until no wake-up has come for SETTLE seconds (SETTLE_AT_MOST in all). A wake-up
         comes as a response closes, while the server may still be sending it: a pass begun at
         once would take the CPU and the GIL from it, and a new address, whose sign-up wakes the
         thread, would answer later than a known one (tests/test_signup_timing.py). A burst of
-        sign-ups is delivered in one pass, after the burst."""
+        sign-ups is delivered in one pass, after the burst. The wake-ups the pass will answer."""
         with self.changed:
             latest = time.monotonic() + SETTLE_AT_MOST
             while not self.stopping:
                 until = min(self.woken_at + SETTLE, latest)
                 if time.monotonic() >= until:
-                    return
+                    break
                 self.changed.wait(until - time.monotonic())
+            return self.asked
 
     def _pass(self) -> float | None:
         """One pass over the queue; a failing database is logged, and retried later."""

@@ -40,13 +40,15 @@ import time
 import uuid
 from collections.abc import Callable
 
-from newsletter.mail.transport import TemporaryFailure
+from newsletter.mail.transport import ConnectFailure
 
 log = logging.getLogger(__name__)
 
 SLOW_DOWN_CODES = ("421", "454")
 RECOVER_SECONDS = 60
 MAX_HALVINGS = 8
+REDIS_TIMEOUT = 5.0  # seconds a Redis command may take before the message is retried later
+REDIS_RETRIES = 2
 LEAD_SECONDS = 0.1  # reserve() returns this long before the slot: time for MAIL FROM and RCPT TO
 
 
@@ -100,9 +102,10 @@ def is_slow_down(reply: str) -> bool:
     return reply[:3] in SLOW_DOWN_CODES
 
 
-class RateUnavailable(TemporaryFailure):
-    """Redis, which holds the shared rate, did not answer before MAIL FROM: nothing was sent,
-    so the reader's message is retried like any temporary failure."""
+class RateUnavailable(ConnectFailure):
+    """Redis, which holds the shared rate, did not answer before MAIL FROM: nothing was sent.
+    Counted as out of reach: the reader is retried, and a pass stops after SEND_MAX_ATTEMPTS
+    of them in a row, as with a mail server that cannot be reached."""
 
 
 class GlobalRate:
@@ -120,7 +123,15 @@ class GlobalRate:
         import redis
 
         self.per_second = int(per_second or 0)
-        self.redis = redis.Redis.from_url(uri)
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        self.redis = redis.Redis.from_url(
+            uri,
+            socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT,
+            retry=Retry(ExponentialBackoff(), REDIS_RETRIES),  # the client's 10 would stall a send
+        )
         self.take_slot = self.redis.register_script(_TAKE_SLOT)
         self.go_script = self.redis.register_script(_GO)
         self.keys = [f"{namespace}:next", f"{namespace}:halvings", f"{namespace}:pause"]
