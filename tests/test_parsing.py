@@ -61,7 +61,7 @@ def test_a_helper_process_parses_what_it_is_given(folder, posts_dir):
     """Every chunk goes through one helper (this process takes none), values round-tripped."""
     chunks = [folder[start : start + 7] for start in range(0, len(folder), 7)]
     done: list = [None] * len(chunks)
-    helper = parsing._start_helper(0)
+    helper = parsing._start_helper()
     parsing._feed(helper, deque(range(len(chunks))), chunks, done, posts_dir, ZONE)
     assert helper.wait(timeout=30) == 0  # it ends once its stdin is closed
     helper.stdout.close()
@@ -85,7 +85,7 @@ def test_a_helper_that_fails_or_cannot_start_leaves_its_share_to_this_process(
 def test_a_helper_that_dies_leaves_its_chunks_unparsed_and_says_so(folder, posts_dir, caplog):
     chunks = [folder[:20], folder[20:]]
     done: list = [None, None]
-    helper = parsing._start_helper(0)
+    helper = parsing._start_helper()
     helper.kill()
     helper.wait()
     helper.stdout.close()

@@ -79,12 +79,12 @@ def _share(chunks: list, done: list, posts_dir: Path, timezone: tzinfo, helpers:
     """Fill `done` with the chunks' values, here and in the helpers; a chunk a helper failed
     stays None (the caller parses it)."""
     todo = deque(range(len(chunks)))  # helpers take from the left, this process from the right
+    processes = [process for process in (_start_helper() for _ in range(helpers)) if process]
+    shared = (todo, chunks, done, posts_dir, timezone)
     fed = [
-        (process, threading.Thread(target=_feed, args=(process, todo, chunks, done, posts_dir,
-                                                       timezone), daemon=True))
-        for process in map(_start_helper, range(helpers))
-        if process
-    ]  # fmt: skip
+        (process, threading.Thread(target=_feed, args=(process, *shared), daemon=True))
+        for process in processes
+    ]
     try:
         for _, thread in fed:
             thread.start()
@@ -124,7 +124,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _start_helper(_number: int) -> subprocess.Popen | None:
+def _start_helper() -> subprocess.Popen | None:
     """A helper process reading chunks on its stdin; None when it cannot start."""
     package_root = str(Path(__file__).resolve().parents[2])  # where `newsletter` is importable
     path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))

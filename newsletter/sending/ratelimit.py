@@ -121,11 +121,10 @@ class GlobalRate:
         stop: threading.Event | None = None,
     ) -> None:
         import redis
-
-        self.per_second = int(per_second or 0)
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
 
+        self.per_second = int(per_second or 0)
         self.redis = redis.Redis.from_url(
             uri,
             socket_timeout=REDIS_TIMEOUT,
